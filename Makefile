@@ -1,0 +1,50 @@
+# Entry points: make demo, make test, make lint, make bench.
+# Every target installs what it needs first, so each works on a fresh Debian 12 machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
+DEMO_DIR ?= .demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: gnupg encrypts; chromium drives the no-JavaScript browser tests.
+SYSTEM_PACKAGES := gnupg python3-venv chromium chromium-driver
+
+.PHONY: demo test lint bench system-deps venv clean
+
+$(STAMPS)/system: Makefile
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt setup.cfg pyproject.toml $(STAMPS)/system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+system-deps: $(STAMPS)/system
+venv: $(STAMPS)/venv
+
+demo: venv
+	$(BIN)/sdlite demo --data-dir $(DEMO_DIR)
+
+test: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy securedrop_lite source_interface
+
+bench: venv
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

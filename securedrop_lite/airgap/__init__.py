@@ -1,0 +1,1 @@
+"""The air-gapped workstation's tool. It imports no networking code."""

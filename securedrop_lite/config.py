@@ -1,0 +1,214 @@
+"""Typed, frozen configuration: one TOML file in the data directory plus SDLITE_* overrides."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE_NAME = "sdlite.toml"
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The configuration is missing, malformed or unsafe."""
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost parameters for codename derivations."""
+
+    time_cost: int = 3
+    memory_cost_kib: int = 64 * 1024
+    parallelism: int = 4
+
+    # The floor for production: DESIGN.md asks for >= 64 MiB.
+    MIN_MEMORY_KIB = 64 * 1024
+
+    @classmethod
+    def insecure_for_tests(cls) -> KdfParams:
+        """Return fast parameters; only the test profile may select them."""
+        return cls(time_cost=1, memory_cost_kib=8, parallelism=1)
+
+
+KDF_PROFILES = {"default": KdfParams(), "insecure-test": KdfParams.insecure_for_tests()}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything an app or the CLI needs, resolved and checked once."""
+
+    data_dir: Path
+    pepper_id: bytes
+    pepper_key: bytes
+    secret_key: bytes
+    submission_key_fingerprint: str
+    database_url: str = ""
+    organization_name: str = "Ombuds Office"
+    max_upload_bytes: int = 500 * MIB
+    max_message_chars: int = 100_000
+    allow_uploads: bool = True
+    session_lifetime: timedelta = timedelta(hours=2)
+    kdf: KdfParams = field(default_factory=KdfParams)
+    onion_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.data_dir.is_absolute():
+            raise ConfigError(f"data_dir must be an absolute path, not {self.data_dir}")
+        for name in ("pepper_id", "pepper_key", "secret_key"):
+            if len(getattr(self, name)) < 32:
+                raise ConfigError(f"{name} must be at least 32 random bytes")
+        if self.pepper_id == self.pepper_key:
+            raise ConfigError("pepper_id and pepper_key must differ")
+        if self.max_upload_bytes <= 0 or self.max_message_chars <= 0:
+            raise ConfigError("upload and message limits must be positive")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sdlite.db'}")
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def gpg_home(self) -> Path:
+        return self.data_dir / "gnupg"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def admin_log_path(self) -> Path:
+        return self.log_dir / "admin.log"
+
+
+def _b64(value: Any, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not valid base64") from exc
+
+
+def _load_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no configuration at {path}: run 'sdlite init' first") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+        return value.lower() in ("1", "true", "yes")
+    raise ConfigError(f"{name} must be true or false")
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a whole number") from exc
+
+
+# Settings that the TOML file and SDLITE_<NAME> may set, with their parsers.
+_PARSERS: dict[str, Any] = {
+    "database_url": lambda v, n: str(v),
+    "organization_name": lambda v, n: str(v),
+    "max_upload_bytes": _int,
+    "max_message_chars": _int,
+    "allow_uploads": _bool,
+    "session_lifetime_minutes": _int,
+    "kdf_profile": lambda v, n: str(v),
+    "onion_address": lambda v, n: str(v) or None,
+}
+
+
+def _load_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for name, parse in _PARSERS.items():
+        if name in raw:
+            settings[name] = parse(raw[name], name)
+        env_name = "SDLITE_" + name.upper()
+        if env_name in env:
+            settings[name] = parse(env[env_name], env_name)
+    return settings
+
+
+def _load_kdf(profile: str) -> KdfParams:
+    try:
+        return KDF_PROFILES[profile]
+    except KeyError as exc:
+        raise ConfigError(f"kdf_profile must be one of {sorted(KDF_PROFILES)}") from exc
+
+
+def load_config(env: Mapping[str, str], path: Path) -> Config:
+    """Build the Config from the TOML file at path and SDLITE_* variables in env."""
+    path = path.resolve()
+    raw = _load_file(path)
+    secrets_table = raw.get("secrets", {})
+    settings = _load_settings(raw, env)
+    kdf = _load_kdf(settings.pop("kdf_profile", "default"))
+    minutes = settings.pop("session_lifetime_minutes", 120)
+    if minutes <= 0:
+        raise ConfigError("session_lifetime_minutes must be positive")
+    fingerprint = raw.get("submission_key_fingerprint")
+    if not isinstance(fingerprint, str) or len(fingerprint) != 40:
+        raise ConfigError("submission_key_fingerprint must be a 40-character fingerprint")
+    return Config(
+        data_dir=path.parent,
+        pepper_id=_b64(secrets_table.get("pepper_id"), "secrets.pepper_id"),
+        pepper_key=_b64(secrets_table.get("pepper_key"), "secrets.pepper_key"),
+        secret_key=_b64(secrets_table.get("secret_key"), "secrets.secret_key"),
+        submission_key_fingerprint=fingerprint.upper(),
+        session_lifetime=timedelta(minutes=minutes),
+        kdf=kdf,
+        **settings,
+    )
+
+
+def config_path(data_dir: Path) -> Path:
+    return data_dir / CONFIG_FILE_NAME
+
+
+def render_new_config(fingerprint: str, organization_name: str) -> str:
+    """Return the text of a new sdlite.toml with fresh instance secrets."""
+
+    def fresh() -> str:
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+
+    name = organization_name.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        "# securedrop-lite instance configuration. Keep this file mode 0600: it holds the\n"
+        "# peppers. Every setting can be overridden by an SDLITE_<NAME> environment variable.\n"
+        f'submission_key_fingerprint = "{fingerprint}"\n'
+        f'organization_name = "{name}"\n'
+        "max_upload_bytes = 524288000\n"
+        "max_message_chars = 100000\n"
+        "allow_uploads = true\n"
+        "session_lifetime_minutes = 120\n"
+        "\n[secrets]\n"
+        f'pepper_id = "{fresh()}"\n'
+        f'pepper_key = "{fresh()}"\n'
+        f'secret_key = "{fresh()}"\n'
+    )
+
+
+def write_new_config(data_dir: Path, fingerprint: str, organization_name: str) -> Path:
+    """Write a fresh sdlite.toml, mode 0600, refusing to overwrite one."""
+    path = config_path(data_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(render_new_config(fingerprint, organization_name))
+    return path

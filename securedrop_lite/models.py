@@ -1,0 +1,99 @@
+"""SQLAlchemy 2.0 typed models. They hold data; services own the rules and the commits.
+
+P4: nothing here records an IP, a user agent, or a time of day about a source. Dates
+are `Date` columns; exact session expiry lives inside the session's ciphertext.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import ForeignKey, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Source(Base):
+    """A worker who wrote in, known only by derivations of their codename."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Argon2id(codename, pepper_id), hex: how a returning source is found.
+    lookup_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Random name of the source's directory in the store; unrelated to the codename.
+    store_dir: Mapped[str] = mapped_column(String(32), unique=True)
+    designation: Mapped[str] = mapped_column(String(64), unique=True)
+    # X25519 public key derived from the codename; replies are sealed to it.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_on: Mapped[date]
+    last_activity_on: Mapped[date]
+    # Items numbered 1, 2, ... in the store's file names.
+    item_counter: Mapped[int] = mapped_column(default=0)
+
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", order_by="Submission.number"
+    )
+    replies: Mapped[list[Reply]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", order_by="Reply.number"
+    )
+
+
+class Submission(Base):
+    """One encrypted message or file from a source."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("source_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(8))  # "msg" or "doc"
+    file_name: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int]
+    created_on: Mapped[date]
+    seen: Mapped[bool] = mapped_column(default=False)
+
+    source: Mapped[Source] = relationship(back_populates="submissions")
+
+
+class Reply(Base):
+    """A reply from the ombuds, stored sealed to the source's key and to the ombuds key."""
+
+    __tablename__ = "replies"
+    __table_args__ = (UniqueConstraint("source_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    # The copy the ombuds decrypts on the air-gapped machine.
+    file_name: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int]
+    # The copy the source reads after logging in, sealed to their X25519 key.
+    source_box: Mapped[bytes] = mapped_column(LargeBinary)
+    created_on: Mapped[date]
+
+    source: Mapped[Source] = relationship(back_populates="replies")
+
+
+class WebSession(Base):
+    """A server-side session: useless without the token that only the cookie holds."""
+
+    __tablename__ = "web_sessions"
+
+    # SHA-256 of a key derived from the cookie token.
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # Day granularity only, for purging; the exact expiry is inside `sealed`.
+    expires_on: Mapped[date] = mapped_column(index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

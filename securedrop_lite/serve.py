@@ -1,0 +1,78 @@
+"""Serve an app with gunicorn: it streams request bodies instead of spooling them to disk.
+
+gthread workers keep a slow upload (500 MiB over Tor can take hours) in a thread while
+the worker's main loop keeps answering the arbiter's heartbeat, so `timeout` does not
+cut it off. There is no access log at all (P4), and the error log is scrubbed of
+addresses, because gunicorn writes the client's IP when it refuses a malformed request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+_ADDRESS = re.compile(r"ip=\S+|\b\d{1,3}(?:\.\d{1,3}){3}\b|\[?[0-9a-fA-F]*:[0-9a-fA-F:]{2,}\]?")
+
+
+class _Redact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _ADDRESS.sub("[address removed]", record.getMessage())
+        record.args = ()
+        return True
+
+
+class ScrubbingLogger(Logger):
+    """gunicorn's logger: no access log, no time of day, and no addresses in the error log."""
+
+    datefmt = "[%Y-%m-%d]"
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.addFilter(_Redact())
+
+    def access(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _Server(BaseApplication):
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._factory = factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        return self._factory()
+
+
+def gunicorn_options(bind: str, workers: int = 2, threads: int = 8) -> dict[str, Any]:
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 120,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "logger_class": ScrubbingLogger,
+        "forwarded_allow_ips": "",
+        "proxy_allow_ips": "",
+        "proc_name": "sdlite",
+    }
+
+
+def serve(factory: Callable[[], Any], bind: str, workers: int = 2, threads: int = 8) -> None:
+    """Run gunicorn in the foreground; each worker builds its own app with factory()."""
+    _Server(factory, gunicorn_options(bind, workers, threads)).run()

@@ -1,0 +1,62 @@
+"""The verbs of the system, and the one place they are built from a Config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from securedrop_lite.adminlog import admin_logger
+from securedrop_lite.codename import CodenameGenerator, DesignationGenerator, eff_large_wordlist
+from securedrop_lite.config import Config
+from securedrop_lite.crypto import SubmissionKey
+from securedrop_lite.db import Database
+from securedrop_lite.kdf import CodenameKdf
+from securedrop_lite.services.keystatus import KeyMonitor
+from securedrop_lite.services.sources import SourceService
+from securedrop_lite.services.submissions import Limits, SubmissionService
+from securedrop_lite.sessions import SessionStore
+from securedrop_lite.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    db: Database
+    store: Store
+    key: SubmissionKey
+    key_monitor: KeyMonitor
+    sessions: SessionStore
+    sources: SourceService
+    submissions: SubmissionService
+
+
+def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> Services:
+    """Build every service once, for one app or one CLI command."""
+    db = Database(config.database_url)
+    store = Store(config.store_dir, clock)
+    key = SubmissionKey(config.gpg_home, config.submission_key_fingerprint)
+    log = admin_logger(config.admin_log_path)
+    sources = SourceService(
+        db,
+        store,
+        CodenameGenerator(eff_large_wordlist()),
+        DesignationGenerator.from_diceware(),
+        CodenameKdf(config.pepper_id, config.pepper_key, config.kdf),
+        clock,
+    )
+    limits = Limits(config.max_message_chars, config.max_upload_bytes, config.allow_uploads)
+    return Services(
+        config=config,
+        db=db,
+        store=store,
+        key=key,
+        key_monitor=KeyMonitor(key, clock, log),
+        sessions=SessionStore(db, config.session_lifetime, clock),
+        sources=sources,
+        submissions=SubmissionService(db, store, key, limits, clock),
+    )

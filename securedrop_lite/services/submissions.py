@@ -1,0 +1,203 @@
+"""Submission verbs: encrypt a file while it arrives, encrypt a message, store both."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from securedrop_lite.codename import designation_slug
+from securedrop_lite.crypto import CryptoError, GpgStream, SubmissionKey
+from securedrop_lite.db import Database
+from securedrop_lite.models import Source, Submission
+from securedrop_lite.services.sources import SourceIdentity, UnknownSource
+from securedrop_lite.store import StagedFile, Store, StoreError
+
+MESSAGE_FILE_NAME = "message.txt"
+
+
+class SubmissionRefused(Exception):
+    """The submission breaks a rule the source can fix; the message says which."""
+
+
+class EmptySubmission(SubmissionRefused):
+    """Neither a message nor a file."""
+
+
+class MessageTooLong(SubmissionRefused):
+    """The message is over the configured length."""
+
+
+class UploadsDisabled(SubmissionRefused):
+    """The instance accepts messages only."""
+
+
+class UploadTooLarge(SubmissionRefused):
+    """The file is over the configured size."""
+
+
+class StorageFailed(Exception):
+    """Encryption or storage failed; nothing of the submission was kept."""
+
+
+class Upload:
+    """A file part encrypted to the ombuds key as it arrives; its plaintext never touches disk.
+
+    Werkzeug's form parser writes the part into this object and rewinds it at the end
+    of the part; the ciphertext goes to an unnamed staging file until `submit` names it.
+    """
+
+    def __init__(self, staged: StagedFile, stream: GpgStream, max_bytes: int) -> None:
+        self._staged = staged
+        self._stream = stream
+        self._finished = False
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            self.close()
+            raise UploadTooLarge
+        return self._stream.write(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return 0  # the parser rewinds the part when it ends; nothing reads it back
+
+    def finish(self) -> StagedFile:
+        self._stream.finish()
+        self._finished = True
+        return self._staged
+
+    def close(self) -> None:
+        """Drop the upload unless submit has taken it: gpg stops, the staging file goes."""
+        if not self._finished:
+            self._stream.abort()
+            self._staged.discard()
+            self._finished = True
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_chars: int
+    max_upload_bytes: int
+    allow_uploads: bool
+
+
+class SubmissionService:
+    """Checks a submission, encrypts it to the ombuds key, and stores it."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: Store,
+        key: SubmissionKey,
+        limits: Limits,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.key = key
+        self.limits = limits
+        self.clock = clock
+
+    def begin_upload(self, file_name: str) -> Upload:
+        """Start encrypting a file part whose original name goes only inside the ciphertext."""
+        staged = self.store.stage()
+        try:
+            return Upload(
+                staged, self.key.stream(staged.file, file_name), self.limits.max_upload_bytes
+            )
+        except CryptoError as exc:
+            staged.discard()
+            raise StorageFailed(str(exc)) from exc
+
+    def _check(self, message: str, upload: Upload | None) -> None:
+        has_file = upload is not None and upload.size > 0
+        if not message.strip() and not has_file:
+            raise EmptySubmission
+        if len(message) > self.limits.max_message_chars:
+            raise MessageTooLong
+        if upload is not None and not self.limits.allow_uploads:
+            raise UploadsDisabled
+
+    def _encrypt_message(self, message: str) -> StagedFile:
+        staged = self.store.stage()
+        try:
+            self.key.encrypt(message.encode("utf-8"), staged.file, MESSAGE_FILE_NAME)
+        except CryptoError:
+            staged.discard()
+            raise
+        return staged
+
+    def submit(self, identity: SourceIdentity, message: str, upload: Upload | None) -> int:
+        """Store a message, a file or both; return how many items were stored."""
+        self._check(message, upload)
+        if upload is not None and upload.size == 0:
+            upload.close()
+            upload = None
+        staged: list[tuple[str, StagedFile]] = []
+        try:
+            if message.strip():
+                staged.append(("msg", self._encrypt_message(message)))
+            if upload is not None:
+                staged.append(("doc", upload.finish()))
+        except CryptoError as exc:
+            for _, item in staged:
+                item.discard()
+            raise StorageFailed(str(exc)) from exc
+        return self._store(identity, staged)
+
+    def _store(self, identity: SourceIdentity, staged: list[tuple[str, StagedFile]]) -> int:
+        committed: list[tuple[str, str]] = []
+        try:
+            with self.db.session() as s:
+                source = s.scalars(
+                    select(Source).where(Source.lookup_id == identity.lookup_id)
+                ).one_or_none()
+                if source is None:
+                    raise UnknownSource
+                # One UPDATE reserves the item numbers; concurrent submits serialize on it.
+                last = s.execute(
+                    update(Source)
+                    .where(Source.id == source.id)
+                    .values(item_counter=Source.item_counter + len(staged))
+                    .returning(Source.item_counter)
+                ).scalar_one()
+                today = self.clock().date()
+                slug = designation_slug(source.designation)
+                for offset, (kind, item) in enumerate(staged):
+                    number = last - len(staged) + 1 + offset
+                    file_name = f"{number}-{slug}-{kind}.gpg"
+                    size = self.store.commit(item, source.store_dir, file_name)
+                    committed.append((source.store_dir, file_name))
+                    s.add(
+                        Submission(
+                            source_id=source.id,
+                            number=number,
+                            kind=kind,
+                            file_name=file_name,
+                            size=size,
+                            created_on=today,
+                        )
+                    )
+                source.last_activity_on = today
+        except BaseException as exc:
+            for _, item in staged:
+                item.discard()
+            for store_dir, file_name in committed:
+                self.store.delete_item(store_dir, file_name)
+            if isinstance(exc, (StoreError, OSError)):
+                raise StorageFailed(str(exc)) from exc
+            raise
+        self._normalize_database_mtime()
+        return len(staged)
+
+    def _normalize_database_mtime(self) -> None:
+        path = self.db.sqlite_path
+        if path:
+            self.store.normalize_mtime(Path(path))

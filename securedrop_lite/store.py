@@ -1,0 +1,164 @@
+"""The ciphertext store: one gateway for every path, unnamed staging files, day-granular mtimes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+SOURCE_DIR_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+ITEM_FILE_PATTERN = re.compile(r"^[1-9][0-9]{0,8}-[a-z]+(?:-[a-z]+)*-(?:msg|doc|reply)\.gpg$")
+STAGING_DIR = ".staging"
+_OVERWRITE_CHUNK = 1024 * 1024
+
+
+class StoreError(Exception):
+    """A store path is invalid, or the file system refused an operation."""
+
+
+def start_of_day(now: datetime) -> float:
+    """Return the POSIX time of midnight UTC on now's day."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+@dataclass
+class StagedFile:
+    """A file being written in the staging area; it has no name until committed."""
+
+    file: IO[bytes]
+    temp_path: Path | None  # only when the file system lacks O_TMPFILE
+
+    def discard(self) -> None:
+        self.file.close()
+        if self.temp_path is not None:
+            self.temp_path.unlink(missing_ok=True)
+
+
+class Store:
+    """Ciphertext files under root/<source dir>/<n>-<designation>-<kind>.gpg."""
+
+    def __init__(self, root: Path, clock: Callable[[], datetime]) -> None:
+        if not root.is_absolute():
+            raise StoreError(f"the store path must be absolute, not {root}")
+        self.root = root
+        self.clock = clock
+        for directory in (root, root / STAGING_DIR):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._discard_stale_staging()
+
+    def path_for(self, source_dir: str, file_name: str | None = None) -> Path:
+        """Return the checked path of a source directory or of one file in it."""
+        if not SOURCE_DIR_PATTERN.match(source_dir):
+            raise StoreError("invalid source directory name")
+        if file_name is not None and not ITEM_FILE_PATTERN.match(file_name):
+            raise StoreError("invalid item file name")
+        parts = [source_dir] if file_name is None else [source_dir, file_name]
+        path = self.root.joinpath(*parts)
+        resolved = path.resolve()
+        if resolved.parent != (self.root / source_dir if file_name else self.root).resolve():
+            raise StoreError("path escapes the store")
+        if path.is_symlink():
+            raise StoreError("the store does not follow symbolic links")
+        return path
+
+    @staticmethod
+    def new_source_dir() -> str:
+        return secrets.token_hex(16)
+
+    def stage(self) -> StagedFile:
+        """Open an unnamed file for ciphertext; a crash before commit leaves nothing behind."""
+        staging = self.root / STAGING_DIR
+        try:
+            fd = os.open(staging, os.O_TMPFILE | os.O_WRONLY, 0o600)
+            return StagedFile(os.fdopen(fd, "wb"), None)
+        except OSError:
+            # File systems without O_TMPFILE: a named file, removed at the next start.
+            path = staging / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            return StagedFile(os.fdopen(fd, "wb"), path)
+
+    def commit(self, staged: StagedFile, source_dir: str, file_name: str) -> int:
+        """Give a staged file its name in the source's directory and return its size."""
+        directory = self.path_for(source_dir)
+        target = self.path_for(source_dir, file_name)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        staged.file.flush()
+        os.fsync(staged.file.fileno())
+        size = os.fstat(staged.file.fileno()).st_size
+        try:
+            if staged.temp_path is None:
+                os.link(f"/proc/self/fd/{staged.file.fileno()}", target, follow_symlinks=True)
+            else:
+                os.link(staged.temp_path, target)
+        except FileExistsError as exc:
+            raise StoreError(f"{file_name} exists already") from exc
+        finally:
+            staged.discard()
+        self._set_day_mtime(target)
+        self._set_day_mtime(directory)
+        return size
+
+    def open_item(self, source_dir: str, file_name: str) -> IO[bytes]:
+        path = self.path_for(source_dir, file_name)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        return os.fdopen(fd, "rb")
+
+    def item_names(self, source_dir: str) -> list[str]:
+        directory = self.path_for(source_dir)
+        if not directory.is_dir():
+            return []
+        return sorted(p.name for p in directory.iterdir() if ITEM_FILE_PATTERN.match(p.name))
+
+    def delete_item(self, source_dir: str, file_name: str) -> None:
+        """Overwrite a file with random bytes, then unlink it."""
+        path = self.path_for(source_dir, file_name)
+        with contextlib.suppress(FileNotFoundError):
+            self._overwrite(path)
+            path.unlink()
+
+    def delete_source_dir(self, source_dir: str) -> None:
+        directory = self.path_for(source_dir)
+        for name in self.item_names(source_dir):
+            self.delete_item(source_dir, name)
+        with contextlib.suppress(FileNotFoundError):
+            directory.rmdir()
+        self._set_day_mtime(self.root)
+
+    def normalize_mtime(self, path: Path) -> None:
+        """Set a file's times to the start of today, so no time of day is kept (P4)."""
+        self._set_day_mtime(path)
+
+    def _set_day_mtime(self, path: Path) -> None:
+        day = start_of_day(self.clock())
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path, (day, day), follow_symlinks=False)
+
+    @staticmethod
+    def _overwrite(path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError("not a regular file")
+            remaining = os.fstat(fd).st_size
+            while remaining > 0:
+                chunk = min(remaining, _OVERWRITE_CHUNK)
+                os.write(fd, secrets.token_bytes(chunk))
+                remaining -= chunk
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _discard_stale_staging(self) -> None:
+        """Remove named staging files whose writing process is gone."""
+        for leftover in (self.root / STAGING_DIR).glob("*.part"):
+            pid = leftover.name.split("-", 1)[0]
+            if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+                leftover.unlink(missing_ok=True)

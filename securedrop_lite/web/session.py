@@ -1,0 +1,74 @@
+"""A Flask session interface over SessionStore: the cookie carries only the random token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from securedrop_lite.sessions import SessionStore, decode_token, encode_token
+
+COOKIE_NAME = "sdl"
+
+
+class SealedSession(CallbackDict[str, Any], SessionMixin):
+    """Session data plus the token it is sealed under."""
+
+    def __init__(self, data: dict[str, Any] | None, token: bytes | None) -> None:
+        def on_update(_: Any) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.token = token
+        self.modified = False
+        self.renew = False
+        self.ended = False
+
+    def regenerate(self) -> None:
+        """Move the data to a fresh token at the next save (at login: no session fixation)."""
+        self.renew = True
+        self.modified = True
+
+    def end(self) -> None:
+        """Forget everything and delete the server-side row."""
+        self.clear()
+        self.ended = True
+
+
+class SealedSessionInterface(SessionInterface):
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    def open_session(self, app: Flask, request: Request) -> SealedSession:
+        token = decode_token(request.cookies.get(COOKIE_NAME, ""))
+        if token is None:
+            return SealedSession(None, None)
+        data = self.store.load(token)
+        if data is None:
+            return SealedSession(None, None)
+        return SealedSession(data, token)
+
+    def _set_cookie(self, response: Response, token: bytes) -> None:
+        response.set_cookie(
+            COOKIE_NAME, encode_token(token), httponly=True, samesite="Strict", path="/"
+        )
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, SealedSession)  # noqa: S101 - open_session makes only these
+        if session.ended or (not session and session.token is not None and session.modified):
+            if session.token is not None:
+                self.store.end(session.token)
+            response.delete_cookie(COOKIE_NAME, path="/", samesite="Strict", httponly=True)
+            return
+        if not session.modified or not session:
+            return
+        if session.renew and session.token is not None:
+            self.store.end(session.token)
+            session.token = None
+            session.pop("_expires", None)  # a new session gets a new absolute lifetime
+        if session.token is None:
+            session.token = self.store.new_token()
+        self.store.save(session.token, dict(session))
+        self._set_cookie(response, session.token)

@@ -1,0 +1,73 @@
+"""The source interface: what a worker sees through Tor Browser, with JavaScript off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable
+
+from securedrop_lite.config import Config
+from securedrop_lite.services import Services, build_services
+from securedrop_lite.services.submissions import StorageFailed, UploadTooLarge
+from securedrop_lite.web import errors, headers
+from securedrop_lite.web.request import SecureRequest
+from securedrop_lite.web.session import SealedSessionInterface
+from source_interface.routes import make_blueprint
+
+# Routes that work while the submission key is unusable: they reveal nothing and store nothing.
+_ALWAYS_AVAILABLE = {"static", "main.robots", "main.metadata"}
+# Room in a request body for the message and the multipart framing, beyond the file itself.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(config: Config, services: Services | None = None) -> Flask:
+    """Build the source app from a Config; tests may hand in services built on their clock."""
+    services = services or build_services(config)
+    app = Flask(__name__)
+    app.request_class = SecureRequest
+    message_bytes = 4 * config.max_message_chars + _FORM_OVERHEAD_BYTES
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes + message_bytes,
+        MAX_FORM_MEMORY_SIZE=message_bytes,
+        # CSRF tokens live 24 h: a 500 MiB upload over Tor can take far longer than an hour,
+        # and the token is checked only once the whole body has arrived.
+        WTF_CSRF_TIME_LIMIT=int(timedelta(hours=24).total_seconds()),
+        WTF_CSRF_SSL_STRICT=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.session_interface = SealedSessionInterface(services.sessions)
+    headers.install(app)
+    errors.install(app)
+    app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))
+    app.register_error_handler(
+        StorageFailed,
+        lambda _: errors.error_page(
+            ServiceUnavailable("Your submission could not be stored. Please try again later.")
+        ),
+    )
+
+    @app.before_request
+    def refuse_tor2web() -> tuple[str, int] | None:
+        if "X-tor2web" in request.headers:
+            return render_template("tor2web.html"), 403
+        return None
+
+    @app.before_request
+    def offline_when_key_unusable() -> Response | None:
+        if request.endpoint in _ALWAYS_AVAILABLE or services.key_monitor.usable() is not None:
+            return None
+        return Response(render_template("offline.html"), status=503)
+
+    @app.context_processor
+    def instance_settings() -> dict[str, object]:
+        return {
+            "organization_name": config.organization_name,
+            "allow_uploads": config.allow_uploads,
+            "max_upload_mib": config.max_upload_bytes // (1024 * 1024),
+            "max_message_chars": config.max_message_chars,
+        }
+
+    app.register_blueprint(make_blueprint(services))
+    return app

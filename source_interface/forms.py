@@ -1,0 +1,21 @@
+"""The source interface's forms; every one carries a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import PasswordField, TextAreaField
+from wtforms.validators import InputRequired
+
+
+class CreateForm(FlaskForm):
+    """Confirms the codename shown on /generate; it carries nothing but the CSRF token."""
+
+
+class LoginForm(FlaskForm):
+    codename = PasswordField("Codename", validators=[InputRequired()])
+
+
+class SubmitForm(FlaskForm):
+    msg = TextAreaField("Message")
+    fh = FileField("File")
