@@ -93,14 +93,16 @@ class Store:
         staged.file.flush()
         os.fsync(staged.file.fileno())
         size = os.fstat(staged.file.fileno()).st_size
+        source = staged.temp_path or f"/proc/self/fd/{staged.file.fileno()}"
+        # A directory fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which gives the
+        # unnamed O_TMPFILE file its name; plain link() would link /proc's magic link.
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            if staged.temp_path is None:
-                os.link(f"/proc/self/fd/{staged.file.fileno()}", target, follow_symlinks=True)
-            else:
-                os.link(staged.temp_path, target)
+            os.link(source, file_name, dst_dir_fd=dir_fd, follow_symlinks=True)
         except FileExistsError as exc:
             raise StoreError(f"{file_name} exists already") from exc
         finally:
+            os.close(dir_fd)
             staged.discard()
         self._set_day_mtime(target)
         self._set_day_mtime(directory)

@@ -241,7 +241,7 @@ class SubmissionKey:
         return gpg_base_command(self.home) + [
             "--encrypt",
             "--recipient",
-            self.fingerprint + "!",
+            self.fingerprint,
             "--compress-algo",
             "none",
             "--set-filename",

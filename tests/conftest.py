@@ -1,0 +1,268 @@
+"""Fixtures in layers: key pair -> data dir -> config -> services -> app -> client -> actions."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from securedrop_lite.airgap.keys import export_public_key, generate_key
+from securedrop_lite.cli import initialize
+from securedrop_lite.config import Config, config_path, load_config
+from securedrop_lite.services import Services, build_services
+from source_interface import create_app
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _insecure_fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make Argon2id cheap for tests, through the one profile that allows it."""
+    monkeypatch.setenv("SDLITE_KDF_PROFILE", "insecure-test")
+
+
+@dataclass
+class KeyPair:
+    """The ombuds' key pair: the private half in an air-gap home the server never sees."""
+
+    airgap_home: Path
+    public_key: Path
+    fingerprint: str
+
+
+@pytest.fixture(scope="session")
+def ombuds_key(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    base = tmp_path_factory.mktemp("airgap")
+    home = base / "gnupg"
+    fingerprint = generate_key(home, "Test Ombuds", "")
+    public = base / "public.asc"
+    export_public_key(home, fingerprint, public)
+    return KeyPair(home, public, fingerprint)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, ombuds_key: KeyPair) -> Path:
+    directory = tmp_path / "data"
+    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
+    return directory
+
+
+@pytest.fixture
+def config(data_dir: Path) -> Config:
+    return load_config(os.environ, config_path(data_dir))
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 22, 15, 47, 13, tzinfo=UTC))
+
+
+@pytest.fixture
+def services(config: Config, clock: FrozenClock) -> Services:
+    built = build_services(config, clock)
+    yield built
+    built.db.dispose()
+
+
+@pytest.fixture
+def app(config: Config, services: Services) -> Any:
+    application = create_app(config, services)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_CODENAME = re.compile(r'<p class="codename" id="codename">([^<]+)</p>')
+
+
+def csrf_token(page: str) -> str:
+    match = _CSRF.search(page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@dataclass
+class SourceActions:
+    """Drives the source flow through the Flask test client."""
+
+    client: Any
+    codename: str = ""
+    last_page: str = field(default="", repr=False)
+
+    def generate(self) -> str:
+        page = self.client.get("/generate").get_data(as_text=True)
+        match = _CODENAME.search(page)
+        assert match, "no codename on /generate"
+        self.codename = html.unescape(match.group(1))
+        self.last_page = page
+        return self.codename
+
+    def create(self) -> Any:
+        if not self.last_page:
+            self.generate()
+        return self.client.post("/create", data={"csrf_token": csrf_token(self.last_page)})
+
+    def signup(self) -> str:
+        self.generate()
+        response = self.create()
+        assert response.status_code == 302, response.status_code
+        return self.codename
+
+    def login(self, codename: str | None = None) -> Any:
+        page = self.client.get("/login").get_data(as_text=True)
+        return self.client.post(
+            "/login",
+            data={"csrf_token": csrf_token(page), "codename": codename or self.codename},
+        )
+
+    def submit(self, msg: str = "", file: tuple[bytes, str] | None = None) -> Any:
+        page = self.client.get("/lookup").get_data(as_text=True)
+        data: dict[str, Any] = {"csrf_token": csrf_token(page), "msg": msg}
+        if file is not None:
+            import io
+
+            data["fh"] = (io.BytesIO(file[0]), file[1])
+        return self.client.post("/submit", data=data, content_type="multipart/form-data")
+
+
+@pytest.fixture
+def source(client: Any) -> SourceActions:
+    return SourceActions(client)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real gunicorn serving the source app over HTTP on loopback."""
+
+    url: str
+    data_dir: Path
+    temp_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_live_server(data_dir: Path, work: Path, env: dict[str, str] | None = None) -> LiveServer:
+    """Start `sdlite serve source` with its own TMPDIR, and wait until it answers."""
+    if shutil.which("gpg") is None:
+        raise RuntimeError("gpg is missing: install Debian's gnupg (make test does)")
+    port = free_port()
+    temp_dir = work / "server-tmp"
+    temp_dir.mkdir(exist_ok=True)
+    log_path = work / "server.log"
+    child_env = {**os.environ, "TMPDIR": str(temp_dir), **(env or {})}
+    process = subprocess.Popen(
+        [str(VENV_BIN / "sdlite"), "serve", "source", "--data-dir", str(data_dir),
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=child_env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')}")
+        try:
+            requests.get(url + "/robots.txt", timeout=1)
+            return LiveServer(url, data_dir, temp_dir, log_path, process)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start within 30 s")
+
+
+def stop_live_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture
+def live_server(data_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_live_server(data_dir, tmp_path)
+    yield server
+    stop_live_server(server)
+
+
+class HttpSource:
+    """Drives the source flow over real HTTP with requests."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url
+        self.http = requests.Session()
+        self.codename = ""
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.base + path, timeout=60, allow_redirects=False)
+
+    def signup(self) -> str:
+        page = self.get("/generate").text
+        match = _CODENAME.search(page)
+        assert match
+        self.codename = html.unescape(match.group(1))
+        response = self.http.post(
+            self.base + "/create", data={"csrf_token": csrf_token(page)}, allow_redirects=False
+        )
+        assert response.status_code == 302, response.text
+        return self.codename
+
+    def login(self, codename: str | None = None) -> requests.Response:
+        page = self.get("/login").text
+        return self.http.post(
+            self.base + "/login",
+            data={"csrf_token": csrf_token(page), "codename": codename or self.codename},
+            allow_redirects=False,
+            timeout=60,
+        )
+
+    def submit(self, msg: str = "", file: tuple[Any, str] | None = None) -> requests.Response:
+        page = self.get("/lookup").text
+        files = {"fh": (file[1], file[0], "application/octet-stream")} if file else None
+        return self.http.post(
+            self.base + "/submit",
+            data={"csrf_token": csrf_token(page), "msg": msg},
+            files=files,
+            allow_redirects=False,
+            timeout=600,
+        )
