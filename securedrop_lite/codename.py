@@ -12,7 +12,7 @@ CODENAME_WORDS = 7
 # The longest EFF word is 9 letters: 7 words, 6 spaces. Anything longer is refused
 # before the KDF runs, so an attacker cannot make the server hash megabytes.
 MAX_CODENAME_CHARS = 7 * 9 + 6
-_WORD = re.compile(r"^[a-z]+(?:-[a-z]+)?$")
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
 
 
 class WordListError(Exception):
@@ -36,7 +36,7 @@ class WordList:
             raise WordListError(f"word list has {len(words)} words, needs at least {minimum}")
         if len(set(words)) != len(words):
             raise WordListError("word list has duplicate words")
-        bad = [w for w in words if not _WORD.match(w)]
+        bad = [w for w in words if not _WORD.fullmatch(w)]
         if bad:
             raise WordListError(f"word list has words outside [a-z-]: {bad[:3]}")
         self.words = tuple(words)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-SOURCE_DIR_PATTERN = re.compile(r"^[0-9a-f]{32}$")
-ITEM_FILE_PATTERN = re.compile(r"^[1-9][0-9]{0,8}-[a-z]+(?:-[a-z]+)*-(?:msg|doc|reply)\.gpg$")
+SOURCE_DIR_PATTERN = re.compile(r"[0-9a-f]{32}")
+ITEM_FILE_PATTERN = re.compile(r"[1-9][0-9]{0,8}-[a-z]+(?:-[a-z]+)*-(?:msg|doc|reply)\.gpg")
 STAGING_DIR = ".staging"
 _OVERWRITE_CHUNK = 1024 * 1024
 
@@ -56,17 +56,17 @@ class Store:
 
     def path_for(self, source_dir: str, file_name: str | None = None) -> Path:
         """Return the checked path of a source directory or of one file in it."""
-        if not SOURCE_DIR_PATTERN.match(source_dir):
+        if not SOURCE_DIR_PATTERN.fullmatch(source_dir):
             raise StoreError("invalid source directory name")
-        if file_name is not None and not ITEM_FILE_PATTERN.match(file_name):
+        if file_name is not None and not ITEM_FILE_PATTERN.fullmatch(file_name):
             raise StoreError("invalid item file name")
-        parts = [source_dir] if file_name is None else [source_dir, file_name]
-        path = self.root.joinpath(*parts)
-        resolved = path.resolve()
-        if resolved.parent != (self.root / source_dir if file_name else self.root).resolve():
-            raise StoreError("path escapes the store")
-        if path.is_symlink():
+        directory = self.root / source_dir
+        path = directory if file_name is None else directory / file_name
+        if directory.is_symlink() or path.is_symlink():
             raise StoreError("the store does not follow symbolic links")
+        expected_parent = self.root.resolve() / (source_dir if file_name else "")
+        if path.resolve().parent != expected_parent.resolve():
+            raise StoreError("path escapes the store")
         return path
 
     @staticmethod
@@ -117,7 +117,7 @@ class Store:
         directory = self.path_for(source_dir)
         if not directory.is_dir():
             return []
-        return sorted(p.name for p in directory.iterdir() if ITEM_FILE_PATTERN.match(p.name))
+        return sorted(p.name for p in directory.iterdir() if ITEM_FILE_PATTERN.fullmatch(p.name))
 
     def delete_item(self, source_dir: str, file_name: str) -> None:
         """Overwrite a file with random bytes, then unlink it."""

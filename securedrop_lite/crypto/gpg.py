@@ -7,6 +7,7 @@ binary output written straight to an unnamed file in the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -183,9 +184,8 @@ class GpgStream:
         self.bytes_in = 0
 
     def write(self, data: bytes) -> int:
-        assert self._proc.stdin is not None  # noqa: S101 - set by Popen(stdin=PIPE)
         try:
-            self._proc.stdin.write(data)
+            self._proc.stdin.write(data)  # type: ignore[union-attr]
         except (BrokenPipeError, ValueError) as exc:
             self.abort()
             raise EncryptionError("gpg stopped while encrypting") from exc
@@ -208,7 +208,8 @@ class GpgStream:
         self._proc.wait()
         for pipe in (self._proc.stdin, self._proc.stderr):
             if pipe is not None:
-                pipe.close()
+                with contextlib.suppress(OSError):  # unflushed input to a killed gpg
+                    pipe.close()
 
 
 class SubmissionKey:
