@@ -8,12 +8,14 @@ STAMPS := $(VENV)/.stamps
 DEMO_DIR ?= .demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: gnupg encrypts; chromium drives the no-JavaScript browser tests.
-SYSTEM_PACKAGES := gnupg python3-venv chromium chromium-driver
+RUNTIME_PACKAGES := gnupg python3-venv
+TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver
 
 .PHONY: demo test lint bench system-deps venv clean
 
-$(STAMPS)/system: Makefile
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+# $(call apt,PACKAGES): install whichever of PACKAGES are missing.
+define apt
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -21,6 +23,13 @@ $(STAMPS)/system: Makefile
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 	@mkdir -p $(STAMPS) && touch $@
+endef
+
+$(STAMPS)/system: Makefile
+	$(call apt,$(RUNTIME_PACKAGES))
+
+$(STAMPS)/system-test: Makefile $(STAMPS)/system
+	$(call apt,$(TEST_PACKAGES))
 
 $(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt setup.cfg pyproject.toml $(STAMPS)/system
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +44,7 @@ venv: $(STAMPS)/venv
 demo: venv
 	$(BIN)/sdlite demo --data-dir $(DEMO_DIR)
 
-test: venv
+test: venv $(STAMPS)/system-test
 	$(BIN)/pytest
 
 lint: venv

@@ -96,20 +96,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     _check_loopback(args.bind)
     config = load_config(os.environ, config_path(args.data_dir.resolve()))
+    if config.kdf.memory_cost_kib < config.kdf.MIN_MEMORY_KIB:
+        print("WARNING: insecure test KDF profile: codenames are cheap to guess", file=sys.stderr)
     db.upgrade(config.database_url)
     serve(lambda: create_app(config), args.bind, args.workers, args.threads)
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from securedrop_lite.airgap.keys import export_public_key, generate_key
+    from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
 
     data_dir = args.data_dir.resolve()
     airgap = data_dir / "airgap-demo"
     if not config_path(data_dir).exists():
+        shutil.rmtree(airgap, ignore_errors=True)  # a half-made demo from an earlier failure
         fingerprint = generate_key(airgap / "gnupg", "DEMO Ombuds Office - NOT FOR REAL USE", "")
         public = airgap / "demo-public-key.asc"
         export_public_key(airgap / "gnupg", fingerprint, public)
+        stop_agent(airgap / "gnupg")
         (airgap / "README-DEMO-ONLY.txt").write_text(
             "This folder holds a DEMO private key with no passphrase, beside the server only\n"
             "so the round trip can be tried on one machine. Never use it for real.\n"
@@ -142,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    os.umask(0o077)  # the database, store and keyring: readable by the service user only
     handlers = {"init": _init, "serve": _serve, "demo": _demo}
     try:
         return handlers[args.command](args)

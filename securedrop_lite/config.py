@@ -146,20 +146,51 @@ def _load_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
     return settings
 
 
-def _load_kdf(profile: str) -> KdfParams:
-    try:
-        return KDF_PROFILES[profile]
-    except KeyError as exc:
-        raise ConfigError(f"kdf_profile must be one of {sorted(KDF_PROFILES)}") from exc
+def _load_kdf(profile: str, env: Mapping[str, str]) -> KdfParams:
+    if profile not in KDF_PROFILES:
+        raise ConfigError(f"kdf_profile must be one of {sorted(KDF_PROFILES)}")
+    if profile != "default" and env.get("SDLITE_TESTING") != "1":
+        raise ConfigError(
+            f"kdf_profile {profile!r} makes codenames cheap to guess; it is only for the test "
+            "suite, which also sets SDLITE_TESTING=1"
+        )
+    return KDF_PROFILES[profile]
+
+
+_TOP_LEVEL_KEYS = {*_PARSERS, "submission_key_fingerprint", "secrets"}
+_SECRET_KEYS = {"pepper_id", "pepper_key", "secret_key"}
+
+
+def _check_keys(raw: Mapping[str, Any]) -> None:
+    unknown = set(raw) - _TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    secrets_table = raw.get("secrets", {})
+    if not isinstance(secrets_table, dict):
+        raise ConfigError("[secrets] must be a table")
+    misplaced = set(secrets_table) - _SECRET_KEYS
+    if misplaced:
+        raise ConfigError(
+            f"unknown keys in [secrets]: {', '.join(sorted(misplaced))} (settings go above "
+            "the [secrets] table; everything after it belongs to it)"
+        )
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise ConfigError(f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
 
 
 def load_config(env: Mapping[str, str], path: Path) -> Config:
     """Build the Config from the TOML file at path and SDLITE_* variables in env."""
     path = path.resolve()
     raw = _load_file(path)
+    _check_private(path)
+    _check_keys(raw)
     secrets_table = raw.get("secrets", {})
     settings = _load_settings(raw, env)
-    kdf = _load_kdf(settings.pop("kdf_profile", "default"))
+    kdf = _load_kdf(settings.pop("kdf_profile", "default"), env)
     minutes = settings.pop("session_lifetime_minutes", 120)
     if minutes <= 0:
         raise ConfigError("session_lifetime_minutes must be positive")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -12,6 +16,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from securedrop_lite.store import start_of_day
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,14 +29,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """One engine and its session factory, built once per app."""
+    """One engine and its session factory, built once per app.
 
-    def __init__(self, url: str) -> None:
+    With SQLite, every commit sets the database file's and its directory's times back
+    to the start of the day, so the file system does not record when a source wrote (P4).
+    """
+
+    def __init__(self, url: str, clock: Callable[[], datetime]) -> None:
         self.url = url
+        self.clock = clock
         self.engine: Engine = create_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self._sessions, "after_commit", self._normalize_file_times)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -38,11 +50,14 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    @property
-    def sqlite_path(self) -> str | None:
-        if self.engine.dialect.name != "sqlite":
-            return None
-        return self.engine.url.database
+    def _normalize_file_times(self, _session: Session) -> None:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return
+        day = start_of_day(self.clock())
+        for path in (Path(database), Path(database).parent):
+            with contextlib.suppress(OSError):
+                os.utime(path, (day, day))
 
     def dispose(self) -> None:
         self.engine.dispose()

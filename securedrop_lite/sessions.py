@@ -27,6 +27,7 @@ from securedrop_lite.db import Database
 from securedrop_lite.models import WebSession
 
 TOKEN_BYTES = 32
+PURGE_EVERY = timedelta(hours=1)
 _NONCE_BYTES = 12
 
 
@@ -60,6 +61,7 @@ class SessionStore:
         self.db = db
         self.lifetime = lifetime
         self.clock = clock
+        self._next_purge: datetime | None = None
 
     def new_token(self) -> bytes:
         return secrets.token_bytes(TOKEN_BYTES)
@@ -96,6 +98,7 @@ class SessionStore:
         aead = ChaCha20Poly1305(_derive(token, b"securedrop-lite session key"))
         sealed = nonce + aead.encrypt(nonce, envelope, row_id)
         expires_on = datetime.fromisoformat(expires).date()
+        self._purge_now_and_then(now)
         with self.db.session() as s:
             row = s.get(WebSession, row_id)
             if row is None:
@@ -106,6 +109,12 @@ class SessionStore:
     def end(self, token: bytes) -> None:
         with self.db.session() as s:
             s.execute(delete(WebSession).where(WebSession.token_hash == _row_id(token)))
+
+    def _purge_now_and_then(self, now: datetime) -> None:
+        """Drop stale rows at most once an hour per process, piggybacking on a save."""
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY
+            self.purge_expired()
 
     def purge_expired(self) -> int:
         """Delete rows whose expiry day has passed; returns how many."""

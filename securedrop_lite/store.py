@@ -104,8 +104,8 @@ class Store:
         finally:
             os.close(dir_fd)
             staged.discard()
-        self._set_day_mtime(target)
-        self._set_day_mtime(directory)
+        for path in (target, directory, self.root):
+            self._set_day_mtime(path)
         return size
 
     def open_item(self, source_dir: str, file_name: str) -> IO[bytes]:
@@ -133,10 +133,6 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             directory.rmdir()
         self._set_day_mtime(self.root)
-
-    def normalize_mtime(self, path: Path) -> None:
-        """Set a file's times to the start of today, so no time of day is kept (P4)."""
-        self._set_day_mtime(path)
 
     def _set_day_mtime(self, path: Path) -> None:
         day = start_of_day(self.clock())

@@ -69,5 +69,5 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
             "max_message_chars": config.max_message_chars,
         }
 
-    app.register_blueprint(make_blueprint(services))
+    app.register_blueprint(make_blueprint(config, services))
     return app

@@ -21,6 +21,7 @@ from flask import (
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, ServiceUnavailable
 
 from securedrop_lite import __version__
+from securedrop_lite.config import Config
 from securedrop_lite.services import Services
 from securedrop_lite.services.sources import LoginFailed, SourceIdentity, UnknownSource
 from securedrop_lite.services.submissions import (
@@ -96,9 +97,8 @@ def require_source(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def make_blueprint(services: Services) -> Blueprint:
+def make_blueprint(config: Config, services: Services) -> Blueprint:
     bp = Blueprint("main", __name__)
-    config = services.config
 
     @bp.get("/")
     def index() -> str:
@@ -149,15 +149,17 @@ def make_blueprint(services: Services) -> Blueprint:
     @require_source
     def submit(identity: SourceIdentity) -> Any:
         req: Any = request
-        req.upload_sink = services.submissions.begin_upload
+        if config.allow_uploads:  # otherwise a file part goes to the spool and is refused
+            req.upload_sink = services.submissions.begin_upload
         form = SubmitForm()
         _require_valid(form)
-        if req.extra_file_parts or set(request.files) - {"fh"}:
+        if set(request.files) - {"fh"} or len(request.files.getlist("fh")) > 1:
             raise ExtraFiles
-        stream = request.files["fh"].stream if "fh" in request.files else None
-        upload = stream if isinstance(stream, Upload) else None
+        part = request.files.get("fh")
+        upload = part.stream if part is not None and isinstance(part.stream, Upload) else None
+        file_refused = part is not None and upload is None and bool(part.filename)
         try:
-            count = services.submissions.submit(identity, form.msg.data or "", upload)
+            count = services.submissions.submit(identity, form.msg.data or "", upload, file_refused)
         except UploadTooLarge as exc:
             raise RequestEntityTooLarge from exc
         except SubmissionRefused as exc:

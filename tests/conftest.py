@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from securedrop_lite.airgap.keys import export_public_key, generate_key
+from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
 from securedrop_lite.cli import initialize
 from securedrop_lite.config import Config, config_path, load_config
 from securedrop_lite.services import Services, build_services
@@ -32,6 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 def _insecure_fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make Argon2id cheap for tests, through the one profile that allows it."""
     monkeypatch.setenv("SDLITE_KDF_PROFILE", "insecure-test")
+    monkeypatch.setenv("SDLITE_TESTING", "1")
 
 
 @dataclass
@@ -44,13 +45,14 @@ class KeyPair:
 
 
 @pytest.fixture(scope="session")
-def ombuds_key(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+def ombuds_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
     base = tmp_path_factory.mktemp("airgap")
     home = base / "gnupg"
     fingerprint = generate_key(home, "Test Ombuds", "")
     public = base / "public.asc"
     export_public_key(home, fingerprint, public)
-    return KeyPair(home, public, fingerprint)
+    yield KeyPair(home, public, fingerprint)
+    stop_agent(home)
 
 
 @pytest.fixture
@@ -190,11 +192,12 @@ def start_live_server(data_dir: Path, work: Path, env: dict[str, str] | None = N
     temp_dir.mkdir(exist_ok=True)
     log_path = work / "server.log"
     child_env = {**os.environ, "TMPDIR": str(temp_dir), **(env or {})}
-    process = subprocess.Popen(
-        [str(VENV_BIN / "sdlite"), "serve", "source", "--data-dir", str(data_dir),
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
-        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=child_env,
-    )  # fmt: skip
+    with log_path.open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [str(VENV_BIN / "sdlite"), "serve", "source", "--data-dir", str(data_dir),
+             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+            stdout=log, stderr=subprocess.STDOUT, env=child_env,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

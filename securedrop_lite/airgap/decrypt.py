@@ -49,7 +49,7 @@ def decrypt_file(home: Path, encrypted: Path, out_dir: Path, passphrase: str = "
     """Decrypt one .gpg file into out_dir under its original (sanitized) name; never overwrite."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = out_dir / f".{encrypted.name}.partial"
-    command = gpg_base_command(home) + [
+    command = gpg_base_command(home, agent=True) + [
         "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--status-fd", "2",
         "--output", str(partial), "--yes", "--decrypt", str(encrypted),
     ]  # fmt: skip

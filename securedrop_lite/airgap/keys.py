@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,9 +10,8 @@ from securedrop_lite.crypto.gpg import CryptoError, ensure_home, gpg_base_comman
 
 
 def _gpg(home: Path, args: list[str], passphrase: str) -> bytes:
-    command = (
-        gpg_base_command(home) + ["--pinentry-mode", "loopback", "--passphrase-fd", "0"] + args
-    )
+    loopback = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+    command = gpg_base_command(home, agent=True) + loopback + args
     done = subprocess.run(
         command, input=passphrase.encode() + b"\n", capture_output=True, check=False
     )
@@ -24,11 +24,14 @@ def generate_key(home: Path, name: str, passphrase: str) -> str:
     """Make a key pair in home and return its fingerprint. An empty passphrase is for demos only."""
     ensure_home(home)
     uid = f"{name} (securedrop-lite submission key)"
-    _gpg(home, ["--quick-gen-key", uid, "ed25519", "sign", "never"], passphrase)
-    listing = _gpg(home, ["--with-colons", "--list-secret-keys", uid], passphrase).decode()
-    fingerprint = next(
-        line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
-    )
+    status = _gpg(home, ["--status-fd", "1", "--quick-gen-key", uid, "ed25519", "sign", "never"],
+                  passphrase).decode()  # fmt: skip
+    # The fingerprint comes from gpg's own report of the key it made, never from a
+    # search by name, which could find an older key with the same user id.
+    created = [line.split()[3] for line in status.splitlines() if " KEY_CREATED " in line]
+    if len(created) != 1:
+        raise CryptoError("gpg did not report the new key")
+    fingerprint = created[0]
     _gpg(home, ["--quick-add-key", fingerprint, "cv25519", "encr", "never"], passphrase)
     return fingerprint
 
@@ -36,3 +39,11 @@ def generate_key(home: Path, name: str, passphrase: str) -> str:
 def export_public_key(home: Path, fingerprint: str, out: Path) -> None:
     armored = _gpg(home, ["--armor", "--export", fingerprint], "")
     out.write_bytes(armored)
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent that secret-key work started for home, so no daemon lingers."""
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is not None:
+        subprocess.run([gpgconf, "--homedir", str(home), "--kill", "gpg-agent"],
+                       capture_output=True, check=False)  # fmt: skip

@@ -24,10 +24,17 @@ _ECDH = "18"
 _STRONG_CURVES = {"cv25519", "ed25519", "nistp384", "nistp521", "brainpoolP384r1"}
 _MIN_RSA_BITS = 3072
 _MAX_LITERAL_NAME_BYTES = 255  # the OpenPGP literal packet's file-name field
+# The server's keyring is written only by `sdlite init`. Reading it without gpg's dotlock
+# files keeps the GnuPG home's mtime from recording when the last source wrote (P4).
+READ_ONLY = ["--lock-never"]
 
 
 class CryptoError(Exception):
     """GnuPG is missing or failed."""
+
+
+class GpgMissing(CryptoError):
+    """The gpg binary is not installed."""
 
 
 class KeyUnusableError(CryptoError):
@@ -51,11 +58,16 @@ class KeyInfo:
 def _gpg_binary() -> str:
     found = shutil.which("gpg")
     if found is None:
-        raise CryptoError("gpg is not installed (Debian package gnupg)")
+        raise GpgMissing("gpg is not installed (Debian package gnupg)")
     return found
 
 
-def gpg_base_command(home: Path) -> list[str]:
+def gpg_base_command(home: Path, agent: bool = False) -> list[str]:
+    """Return gpg's fixed arguments; only secret-key work (air gap) may start an agent.
+
+    --no-random-seed-file: gpg would otherwise rewrite gnupg/random_seed at every
+    encryption, and its mtime would record when the last source wrote (P4).
+    """
     return [
         _gpg_binary(),
         "--homedir",
@@ -63,10 +75,12 @@ def gpg_base_command(home: Path) -> list[str]:
         "--batch",
         "--no-tty",
         "--quiet",
+        "--no-random-seed-file",
         "--no-auto-key-retrieve",
         "--no-auto-key-locate",
         "--trust-model",
         "always",
+        *([] if agent else ["--no-autostart"]),
     ]
 
 
@@ -134,7 +148,11 @@ def _usable_at(record: list[str], now: datetime) -> bool:
 def inspect_key(home: Path, fingerprint: str, now: datetime) -> KeyInfo:
     """Return the key's details, or raise KeyUnusableError saying what is wrong with it."""
     try:
-        listing = _run(home, ["--with-colons", "--fixed-list-mode", "--list-keys", fingerprint])
+        listing = _run(
+            home, READ_ONLY + ["--with-colons", "--fixed-list-mode", "--list-keys", fingerprint]
+        )
+    except GpgMissing as exc:
+        raise KeyUnusableError(str(exc)) from exc
     except CryptoError as exc:
         raise KeyUnusableError(f"the submission key {fingerprint} is not in {home}") from exc
     records = [line.split(":") for line in listing.decode("utf-8", "replace").splitlines()]
@@ -227,29 +245,43 @@ class SubmissionKey:
         """Return the key's details if it can encrypt now, else raise KeyUnusableError."""
         if not self.home.is_dir():
             raise KeyUnusableError(f"the GnuPG home {self.home} does not exist")
-        return inspect_key(self.home, self.fingerprint, now)
+        info = inspect_key(self.home, self.fingerprint, now)
+        if self.has_secret_keys():
+            raise KeyUnusableError(
+                f"the server's GnuPG home {self.home} holds a private key: the private key "
+                "belongs only on the air-gapped machine; remove it and rotate the key"
+            )
+        return info
 
     def has_secret_keys(self) -> bool:
-        listing = _run(self.home, ["--with-colons", "--list-secret-keys"])
-        return any(line.startswith(b"sec") for line in listing.splitlines())
+        """Whether any private key material is in the home (gpg >= 2.1 keeps it in files)."""
+        private = self.home / "private-keys-v1.d"
+        has_private_dir = private.is_dir() and any(private.iterdir())
+        return has_private_dir or (self.home / "secring.gpg").exists()
 
     def armored(self) -> str:
-        return _run(self.home, ["--armor", "--export", self.fingerprint]).decode("ascii")
+        return _run(self.home, READ_ONLY + ["--armor", "--export", self.fingerprint]).decode(
+            "ascii"
+        )
 
     def _encrypt_args(self, file_name: str) -> list[str]:
         # No compression: most uploads (JPEG, PDF, DOCX, video) are compressed already,
         # and it keeps the hot path to one pass of symmetric encryption.
-        return gpg_base_command(self.home) + [
-            "--encrypt",
-            "--recipient",
-            self.fingerprint,
-            "--compress-algo",
-            "none",
-            "--set-filename",
-            literal_file_name(file_name),
-            "--output",
-            "-",
-        ]
+        return (
+            gpg_base_command(self.home)
+            + READ_ONLY
+            + [
+                "--encrypt",
+                "--recipient",
+                self.fingerprint,
+                "--compress-algo",
+                "none",
+                "--set-filename",
+                literal_file_name(file_name),
+                "--output",
+                "-",
+            ]
+        )
 
     def stream(self, out_file: IO[bytes], file_name: str) -> GpgStream:
         """Start encrypting to out_file; the original file name goes inside the ciphertext."""

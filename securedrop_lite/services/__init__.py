@@ -37,7 +37,7 @@ class Services:
 
 def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> Services:
     """Build every service once, for one app or one CLI command."""
-    db = Database(config.database_url)
+    db = Database(config.database_url, clock)
     store = Store(config.store_dir, clock)
     key = SubmissionKey(config.gpg_home, config.submission_key_fingerprint)
     log = admin_logger(config.admin_log_path)

@@ -6,7 +6,6 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -116,13 +115,13 @@ class SubmissionService:
             staged.discard()
             raise StorageFailed(str(exc)) from exc
 
-    def _check(self, message: str, upload: Upload | None) -> None:
+    def _check(self, message: str, upload: Upload | None, file_refused: bool) -> None:
         has_file = upload is not None and upload.size > 0
         if not message.strip() and not has_file:
             raise EmptySubmission
         if len(message) > self.limits.max_message_chars:
             raise MessageTooLong
-        if upload is not None and not self.limits.allow_uploads:
+        if not self.limits.allow_uploads and (upload is not None or file_refused):
             raise UploadsDisabled
 
     def _encrypt_message(self, message: str) -> StagedFile:
@@ -134,9 +133,18 @@ class SubmissionService:
             raise
         return staged
 
-    def submit(self, identity: SourceIdentity, message: str, upload: Upload | None) -> int:
-        """Store a message, a file or both; return how many items were stored."""
-        self._check(message, upload)
+    def submit(
+        self,
+        identity: SourceIdentity,
+        message: str,
+        upload: Upload | None,
+        file_refused: bool = False,
+    ) -> int:
+        """Store a message, a file or both; return how many items were stored.
+
+        file_refused: a non-empty file arrived that was not encrypted (uploads are off).
+        """
+        self._check(message, upload, file_refused)
         if upload is not None and upload.size == 0:
             upload.close()
             upload = None
@@ -194,10 +202,4 @@ class SubmissionService:
             if isinstance(exc, (StoreError, OSError)):
                 raise StorageFailed(str(exc)) from exc
             raise
-        self._normalize_database_mtime()
         return len(staged)
-
-    def _normalize_database_mtime(self) -> None:
-        path = self.db.sqlite_path
-        if path:
-            self.store.normalize_mtime(Path(path))

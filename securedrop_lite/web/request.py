@@ -30,7 +30,6 @@ class SecureRequest(Request):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.upload_sink: Callable[[str], IO[bytes]] | None = None
-        self.extra_file_parts = 0
         self._opened: list[IO[bytes]] = []
 
     def _get_file_stream(
@@ -45,8 +44,6 @@ class SecureRequest(Request):
             stream = self.upload_sink(filename)
             self.upload_sink = None  # one file per request
         else:
-            if filename:
-                self.extra_file_parts += 1
             stream = EncryptedSpool(self.spool_dir)  # type: ignore[assignment]
         self._opened.append(stream)
         return stream

@@ -91,5 +91,6 @@ def test_normalize_refuses_malformed_codenames(generator: CodenameGenerator, typ
 def test_designation_is_an_adjective_and_a_noun() -> None:
     designation = DesignationGenerator.from_diceware().generate()
     adjective, noun = designation.split(" ")
-    assert adjective and noun
+    assert adjective
+    assert noun
     assert designation_slug(designation) == f"{adjective}-{noun}"

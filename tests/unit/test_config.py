@@ -74,10 +74,36 @@ def test_environment_overrides_the_file(config_file: Path) -> None:
 
 
 def test_fast_kdf_only_through_the_test_profile(config_file: Path) -> None:
-    fast = load_config({"SDLITE_KDF_PROFILE": "insecure-test"}, config_file)
+    fast = load_config({"SDLITE_KDF_PROFILE": "insecure-test", "SDLITE_TESTING": "1"}, config_file)
     assert fast.kdf.memory_cost_kib < KdfParams.MIN_MEMORY_KIB
     with pytest.raises(ConfigError, match="kdf_profile"):
-        load_config({"SDLITE_KDF_PROFILE": "fast"}, config_file)
+        load_config({"SDLITE_KDF_PROFILE": "fast", "SDLITE_TESTING": "1"}, config_file)
+
+
+def test_test_kdf_profile_is_refused_outside_the_test_suite(config_file: Path) -> None:
+    with pytest.raises(ConfigError, match="only for the test suite"):
+        load_config({"SDLITE_KDF_PROFILE": "insecure-test"}, config_file)
+    config_file.write_text(config_file.read_text().replace(
+        "session_lifetime_minutes", 'kdf_profile = "insecure-test"\nsession_lifetime_minutes'
+    ))  # fmt: skip
+    with pytest.raises(ConfigError, match="only for the test suite"):
+        load_config({}, config_file)
+
+
+def test_unknown_or_misplaced_settings_are_refused(config_file: Path) -> None:
+    text = config_file.read_text()
+    config_file.write_text(text + 'onion_address = "x.onion"\n')
+    with pytest.raises(ConfigError, match="settings go above the"):
+        load_config({}, config_file)
+    config_file.write_text("max_uplod_bytes = 5\n" + text)
+    with pytest.raises(ConfigError, match="unknown settings: max_uplod_bytes"):
+        load_config({}, config_file)
+
+
+def test_a_config_readable_by_others_is_refused(config_file: Path) -> None:
+    config_file.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_config({}, config_file)
 
 
 @pytest.mark.parametrize(
@@ -100,6 +126,7 @@ def test_missing_or_malformed_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sdlite init"):
         load_config({}, config_path(tmp_path))
     config_path(tmp_path).write_text("this is = = not toml")
+    config_path(tmp_path).chmod(0o600)
     with pytest.raises(ConfigError, match="TOML"):
         load_config({}, config_path(tmp_path))
 

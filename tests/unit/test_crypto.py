@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from securedrop_lite.airgap.decrypt import decrypt_file
+from securedrop_lite.airgap.keys import generate_key, stop_agent
 from securedrop_lite.crypto import (
     DecryptionError,
     KeyUnusableError,
@@ -25,7 +26,13 @@ NOW = datetime.now(UTC)
 
 
 def _gpg(home: Path, *args: str) -> str:
-    command = gpg_base_command(home) + ["--pinentry-mode", "loopback", "--passphrase", "", *args]
+    command = gpg_base_command(home, agent=True) + [
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, check=True).stdout.decode()
 
 
@@ -41,7 +48,9 @@ def _make_key(home: Path, uid: str, *specs: tuple[str, str, str]) -> bytes:
     )
     for algorithm, usage, expiry in specs[1:]:
         _gpg(home, "--quick-add-key", fingerprint, algorithm, usage, expiry)
-    return _gpg(home, "--armor", "--export", fingerprint).encode()
+    armored = _gpg(home, "--armor", "--export", fingerprint).encode()
+    stop_agent(home)
+    return armored
 
 
 @pytest.fixture
@@ -98,6 +107,29 @@ def test_streamed_encryption_matches_the_written_bytes(
 
 def test_the_servers_gnupg_home_holds_no_secret_key(server_key: SubmissionKey) -> None:
     assert server_key.has_secret_keys() is False
+
+
+def test_a_server_home_holding_a_private_key_is_unusable(
+    server_key: SubmissionKey, ombuds_key: KeyPair, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.asc"
+    secret.write_bytes(_gpg(ombuds_key.airgap_home, "--armor", "--export-secret-keys").encode())
+    _gpg(server_key.home, "--import", str(secret))
+    stop_agent(server_key.home)
+    assert server_key.has_secret_keys()
+    with pytest.raises(KeyUnusableError, match="holds a private key"):
+        server_key.check(NOW)
+
+
+def test_keygen_refuses_a_second_key_with_the_same_name(tmp_path: Path) -> None:
+    from securedrop_lite.crypto import CryptoError
+
+    home = tmp_path / "airgap"
+    first = generate_key(home, "Same Name", "")
+    with pytest.raises(CryptoError, match="already exists"):
+        generate_key(home, "Same Name", "")
+    stop_agent(home)
+    assert f"fpr:::::::::{first}:" in _gpg(home, "--with-colons", "--list-keys")
 
 
 def test_check_accepts_the_curve25519_key(server_key: SubmissionKey) -> None:

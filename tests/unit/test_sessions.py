@@ -25,7 +25,8 @@ def test_session_row_holds_no_plaintext_and_no_token(services: Services) -> None
     services.sessions.save(token, {"source": {"key_seed": SECRET}})
     (row,) = _rows(services)
     assert SECRET.encode() not in row.sealed
-    assert token not in row.sealed and token != row.token_hash
+    assert token not in row.sealed
+    assert token != row.token_hash
     assert encode_token(token).encode() not in row.sealed
 
 
@@ -33,7 +34,8 @@ def test_session_loads_only_with_its_token(services: Services) -> None:
     token = services.sessions.new_token()
     services.sessions.save(token, {"value": SECRET})
     loaded = services.sessions.load(token)
-    assert loaded is not None and loaded["value"] == SECRET
+    assert loaded is not None
+    assert loaded["value"] == SECRET
     assert services.sessions.load(services.sessions.new_token()) is None
 
 
@@ -74,3 +76,13 @@ def test_purge_removes_sessions_past_their_day(services: Services, clock: Frozen
 @pytest.mark.parametrize("value", ["", "short", "!" * 43, "a" * 44, "A" * 42 + "="])
 def test_malformed_cookie_values_are_not_tokens(value: str) -> None:
     assert decode_token(value) is None
+
+
+def test_stale_sessions_are_purged_as_new_ones_are_saved(
+    services: Services, clock: FrozenClock
+) -> None:
+    services.sessions.save(services.sessions.new_token(), {"value": "old"})
+    clock.advance(timedelta(days=3))
+    services.sessions.save(services.sessions.new_token(), {"value": "new"})
+    (row,) = _rows(services)
+    assert row.expires_on == (clock() + timedelta(hours=2)).date()
