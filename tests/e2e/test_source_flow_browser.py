@@ -265,9 +265,9 @@ def log_in(person: Person, codename: str) -> None:
 
 
 def stored_item(data_dir: Path, suffix: str) -> Path:
-    source_dirs = [d for d in (data_dir / "store").iterdir() if d.is_dir()]
-    assert len(source_dirs) == 1, source_dirs
-    assert re.fullmatch(r"[0-9a-f]{32}", source_dirs[0].name), source_dirs[0].name
+    store = data_dir / "store"
+    source_dirs = [d for d in store.iterdir() if re.fullmatch(r"[0-9a-f]{32}", d.name)]
+    assert len(source_dirs) == 1, sorted(store.iterdir())
     items = sorted(source_dirs[0].glob(f"*-{suffix}.gpg"))
     assert len(items) == 1, items
     return items[0]
@@ -278,11 +278,6 @@ def as_a_browser_submits_it(text: str) -> str:
     return text.replace("\n", "\r\n")
 
 
-# tests/conftest.py's start_live_server passes `log_path.open("wb")` to Popen and never
-# closes it; only that one handle's ResourceWarning is let through here.
-@pytest.mark.filterwarnings(
-    r"ignore:unclosed file <_io\.BufferedWriter name='[^']*/server\.log'>:ResourceWarning"
-)
 def test_source_flow_works_with_javascript_disabled(
     browser: WebDriver, live_server: LiveServer, ombuds_key: KeyPair, tmp_path: Path
 ) -> None:
@@ -307,7 +302,7 @@ def test_source_flow_works_with_javascript_disabled(
 
     out = tmp_path / "decrypted"
     message = decrypt_file(ombuds_key.airgap_home, stored_item(live_server.data_dir, "msg"), out)
-    assert message.path.read_text(encoding="utf-8") == as_a_browser_submits_it(MESSAGE)
+    assert message.path.read_bytes().decode("utf-8") == as_a_browser_submits_it(MESSAGE)
     document = decrypt_file(ombuds_key.airgap_home, stored_item(live_server.data_dir, "doc"), out)
     assert document.original_name == UPLOAD_NAME
     assert document.path.name == UPLOAD_NAME
