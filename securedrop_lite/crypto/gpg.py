@@ -110,9 +110,14 @@ def import_public_key(home: Path, armored: bytes) -> str:
     if b"PRIVATE KEY BLOCK" in armored:
         raise KeyUnusableError("this is a private key: only the public key belongs on the server")
     ensure_home(home)
-    status = _run(
-        home, ["--status-fd", "1", "--import-options", "import-minimal", "--import"], armored
-    )
+    try:
+        status = _run(
+            home, ["--status-fd", "1", "--import-options", "import-minimal", "--import"], armored
+        )
+    except GpgMissing:
+        raise
+    except CryptoError as exc:
+        raise KeyUnusableError(f"the file holds no OpenPGP public key ({exc})") from exc
     fingerprints = {
         line.split()[3]
         for line in status.decode("utf-8", "replace").splitlines()
