@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -99,6 +100,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def is_gpg(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "gpg"
+    except FileNotFoundError:
+        return False
+
+
+def load_average() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def reset_peak_rss(pid: int) -> bool:
     """Reset VmHWM to the current RSS (Linux >= 4.0); False if the kernel refused."""
     try:
@@ -107,6 +121,19 @@ def reset_peak_rss(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU seconds all CPUs have spent busy since boot (user..steal in /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields) - idle - iowait) / CLK_TCK
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -134,7 +161,9 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             own = proc_status_kib(self.worker, "VmRSS")
-            kids = sum(proc_status_kib(c, "VmRSS") for c in children(self.worker))
+            # Only children that exec'd gpg: between fork and exec a child shows the
+            # worker's own pages as its RSS, which is not memory anyone allocated.
+            kids = sum(proc_status_kib(c, "VmRSS") for c in children(self.worker) if is_gpg(c))
             self.worker_peak_kib = max(self.worker_peak_kib, own)
             self.child_peak_kib = max(self.child_peak_kib, kids)
             self.total_peak_kib = max(self.total_peak_kib, own + kids)
@@ -287,11 +316,20 @@ def post_file(server: Server, browser: requests.Session, path: Path) -> Sent:
         connection.putheader("Cookie", cookie)
         connection.endheaders()
         sock = connection.sock
-        sock.sendall(head)
-        with path.open("rb", buffering=0) as f:
-            while n := f.readinto(buffer):
-                sock.sendall(view[:n])
-        sock.sendall(tail)
+        try:
+            sock.sendall(head)
+            with path.open("rb", buffering=0) as f:
+                while n := f.readinto(buffer):
+                    sock.sendall(view[:n])
+            sock.sendall(tail)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            # The server answered before the body was complete (a 4xx): say what it said.
+            try:
+                early = connection.getresponse()
+                said = f"{early.status} {early.read(300)!r}"
+            except (OSError, http.client.HTTPException):
+                said = "nothing"
+            raise BenchError(f"the server cut the upload off ({exc}); it answered {said}") from exc
         t_sent = time.perf_counter()
         response = connection.getresponse()
         response.read()
@@ -318,10 +356,12 @@ class GpgRun:
     max_rss_kib: int
     fsync_seconds: float  # an fsync of its output afterwards, not part of `seconds`
     out_bytes: int
+    others_cpu_seconds: float  # CPU that other processes on the machine used meanwhile
 
 
 def run_gpg(home: Path, fingerprint: str, source: Path, out: Path) -> GpgRun:
     out.unlink(missing_ok=True)
+    busy0, own0 = machine_busy_seconds(), own_cpu_seconds()
     command = ["gpg", "--homedir", str(home), "--batch", "--trust-model", "always",
                "--encrypt", "--recipient", fingerprint, "--compress-algo", "none",
                "--output", str(out), str(source)]  # fmt: skip
@@ -329,6 +369,9 @@ def run_gpg(home: Path, fingerprint: str, source: Path, out: Path) -> GpgRun:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     t1 = time.perf_counter()
+    busy1, own1 = machine_busy_seconds(), own_cpu_seconds()
+    gpg_cpu = usage.ru_utime + usage.ru_stime
+    others = (busy1 - busy0) - gpg_cpu - (own1 - own0)
     process.returncode = os.waitstatus_to_exitcode(status)
     stderr = process.stderr.read() if process.stderr else b""
     if process.stderr:
@@ -342,9 +385,7 @@ def run_gpg(home: Path, fingerprint: str, source: Path, out: Path) -> GpgRun:
     finally:
         os.close(fd)
     f1 = time.perf_counter()
-    return GpgRun(
-        t1 - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, f1 - f0, out.stat().st_size
-    )
+    return GpgRun(t1 - t0, gpg_cpu, usage.ru_maxrss, f1 - f0, out.stat().st_size, others)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -394,10 +435,12 @@ class RunResult:
     client_cpu_seconds: float
     worker_cpu_seconds: float
     gpg_in_server_cpu_seconds: float
+    others_cpu_seconds: float
     gpg_seconds: float
     gpg_cpu_seconds: float
     gpg_max_rss_mib: float
     gpg_fsync_seconds: float
+    gpg_others_cpu_seconds: float
     rss_before_mib: float
     peak_rss_mib: float
     growth_mib: float
@@ -419,6 +462,8 @@ class SizeResult:
     worker_rss_at_start_mib: float = 0.0
     worker_rss_at_end_mib: float = 0.0
     verification: dict[str, Any] = field(default_factory=dict)
+    load_start: float = 0.0
+    load_end: float = 0.0
 
     def median(self, name: str) -> float:
         return float(statistics.median(getattr(r, name) for r in self.runs))
@@ -449,6 +494,16 @@ class SizeResult:
             "gpg_cpu_seconds_median": self.median("gpg_cpu_seconds"),
             "client_cpu_seconds_median": self.median("client_cpu_seconds"),
             "gpg_fsync_seconds_median": self.median("gpg_fsync_seconds"),
+            "ingest_cpu_ratio": (
+                self.median("worker_cpu_seconds")
+                + self.median("gpg_in_server_cpu_seconds")
+                + self.median("client_cpu_seconds")
+            )
+            / self.median("gpg_cpu_seconds"),
+            "others_cpu_seconds_during_ingest_median": self.median("others_cpu_seconds"),
+            "others_cpu_seconds_during_gpg_median": self.median("gpg_others_cpu_seconds"),
+            "load_average_start": self.load_start,
+            "load_average_end": self.load_end,
             "sampled_gpg_child_peak_mib_max": max(r.sampled_gpg_child_peak_mib for r in self.runs),
             "worker_rss_at_start_mib": self.worker_rss_at_start_mib,
             "worker_rss_at_end_mib": self.worker_rss_at_end_mib,
@@ -507,7 +562,7 @@ def bench_size(
     source_file = random_file(work / "files", size_mib)
     warm(source_file)
     override = BIG_MAX_UPLOAD if size_mib * MIB > DEFAULT_MAX_UPLOAD else None
-    result = SizeResult(size_mib, max_upload_override=override)
+    result = SizeResult(size_mib, max_upload_override=override, load_start=load_average())
     store = instance.data_dir / "store"
     gpg_home = instance.data_dir / "gnupg"
     baseline_out = work / "baseline.gpg"
@@ -528,12 +583,14 @@ def bench_size(
             rss_before = proc_status_kib(worker, "VmRSS")
             result.peak_reset = reset_peak_rss(worker) and result.peak_reset
             cpu0 = cpu_seconds(worker)
+            busy0, own0 = machine_busy_seconds(), own_cpu_seconds()
             sampler = RssSampler(worker)
             sampler.start()
             try:
                 sent = post_file(server, browser, source_file)
             finally:
                 sampler.stop()
+            busy1, own1 = machine_busy_seconds(), own_cpu_seconds()
             cpu1 = cpu_seconds(worker)
             peak = proc_status_kib(worker, "VmHWM")
             rss_after = proc_status_kib(worker, "VmRSS")
@@ -554,10 +611,15 @@ def bench_size(
                 client_cpu_seconds=sent.client_cpu_seconds,
                 worker_cpu_seconds=cpu1[0] - cpu0[0],
                 gpg_in_server_cpu_seconds=cpu1[1] - cpu0[1],
+                others_cpu_seconds=(busy1 - busy0)
+                - (cpu1[0] - cpu0[0])
+                - (cpu1[1] - cpu0[1])
+                - (own1 - own0),
                 gpg_seconds=gpg.seconds,
                 gpg_cpu_seconds=gpg.cpu_seconds,
                 gpg_max_rss_mib=mib(gpg.max_rss_kib),
                 gpg_fsync_seconds=gpg.fsync_seconds,
+                gpg_others_cpu_seconds=gpg.others_cpu_seconds,
                 rss_before_mib=mib(rss_before),
                 peak_rss_mib=mib(peak),
                 growth_mib=mib(peak - rss_before),
@@ -574,6 +636,7 @@ def bench_size(
                 result.verification = verify(instance, source_file, stored, run)
             stored.unlink()  # keep disk use bounded; the checks above are done
         result.worker_rss_at_end_mib = mib(proc_status_kib(worker, "VmRSS"))
+        result.load_end = load_average()
     finally:
         server.stop()
     return result
@@ -583,9 +646,10 @@ def verify(instance: Instance, plain: Path, stored: Path, run: RunResult) -> dic
     """Check the stored ciphertext once: present, uncompressed, decryptable, no plaintext."""
     plain_size = plain.stat().st_size
     overhead = run.ciphertext_bytes - plain_size
-    # Random data with --compress-algo none: ciphertext = plaintext + a few hundred bytes
-    # of packet headers, session key and MDC. Compression would not shrink random data,
-    # so "not compressed" is also checked by asking gpg for the packet list.
+    # Random data with --compress-algo none: ciphertext = plaintext + packet headers, the
+    # session key and the MDC. Streamed from a pipe, gpg writes partial-length packets, a
+    # length byte per chunk (about 0.03 %). Compression would not shrink random data,
+    # so "not compressed" is also checked in gpg's packet list.
     packets = subprocess.run(
         ["gpg", "--homedir", str(instance.airgap_home), "--batch", "--pinentry-mode",
          "loopback", "--passphrase", "", "--list-packets", str(stored)],
@@ -601,7 +665,8 @@ def verify(instance: Instance, plain: Path, stored: Path, run: RunResult) -> dic
         "plaintext_bytes": plain_size,
         "ciphertext_bytes": run.ciphertext_bytes,
         "overhead_bytes": overhead,
-        "size_ok": 0 < overhead < 4096,
+        "baseline_ciphertext_bytes": run.baseline_ciphertext_bytes,
+        "size_ok": 0 < overhead <= plain_size // 1000 + 4096,
         "compressed_packet_present": ":compressed packet:" in listing,
         "plaintext_probe_in_ciphertext": probe in head,
         "server_tmpdir_entries": run.server_tmpdir_entries,
@@ -668,7 +733,7 @@ def print_report(results: list[SizeResult]) -> None:
     print("Where the ingest time goes (medians, seconds)")
     header = (
         f"{'size':>9} {'send':>6} {'tail':>6} {'worker CPU':>10} {'gpg CPU srv':>11} "
-        f"{'gpg CPU base':>12} {'client CPU':>10} {'base fsync':>10}"
+        f"{'gpg CPU base':>12} {'client CPU':>10} {'CPU ratio':>9} {'base fsync':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -678,11 +743,25 @@ def print_report(results: list[SizeResult]) -> None:
             f"{s['tail_seconds_median']:>6.2f} {s['worker_cpu_seconds_median']:>10.2f} "
             f"{s['gpg_in_server_cpu_seconds_median']:>11.2f} "
             f"{s['gpg_cpu_seconds_median']:>12.2f} {s['client_cpu_seconds_median']:>10.2f} "
-            f"{s['gpg_fsync_seconds_median']:>10.2f}"
+            f"{s['ingest_cpu_ratio']:>9.2f} {s['gpg_fsync_seconds_median']:>10.2f}"
         )
     print("  (send: until the last body byte was handed to the socket; tail: from then to the")
     print("   302, i.e. gpg draining, fsync, database; base fsync: an fsync of the baseline's")
-    print("   output, which the baseline time does not include but the ingest time does)")
+    print("   output, which the baseline time does not include but the ingest time does;")
+    print("   CPU ratio: (worker + its gpg + client CPU) / baseline gpg CPU, which other load")
+    print("   on the machine disturbs less than wall-clock time)")
+    print()
+    print("Other load on the machine (CPU seconds used by other processes during a run, median)")
+    for s in summaries:
+        busy = max(s["others_cpu_seconds_during_ingest_median"], 0.0)
+        print(
+            f"{s['size_mib']:>5} MiB  during ingest {busy:.2f} s "
+            f"({busy / s['ingest_seconds_median']:.0%} of a CPU), during gpg "
+            f"{max(s['others_cpu_seconds_during_gpg_median'], 0.0):.2f} s; load average "
+            f"{s['load_average_start']:.1f} -> {s['load_average_end']:.1f}"
+        )
+        if busy / s["ingest_seconds_median"] > 0.1:
+            print("           WARNING: the machine was busy; wall-clock figures are disturbed")
     for r in results:
         if r.verification:
             v = r.verification

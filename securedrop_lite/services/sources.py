@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from securedrop_lite.codename import CodenameGenerator, DesignationGenerator, MalformedCodename
 from securedrop_lite.crypto import DecryptionError, SourceKeyPair
@@ -25,6 +26,11 @@ class LoginFailed(Exception):
 
 class UnknownSource(Exception):
     """The session refers to a source that no longer exists."""
+
+
+def find_source(session: Session, lookup_id: str) -> Source | None:
+    """Return the source with this lookup id, if there is one."""
+    return session.scalars(select(Source).where(Source.lookup_id == lookup_id)).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,7 @@ class SourceService:
         for _ in range(_DESIGNATION_ATTEMPTS):
             try:
                 with self.db.session() as s:
-                    existing = s.scalars(
-                        select(Source).where(Source.lookup_id == identity.lookup_id)
-                    ).one_or_none()
+                    existing = find_source(s, identity.lookup_id)
                     if existing is not None:
                         return existing.designation
                     source = Source(
@@ -112,9 +116,7 @@ class SourceService:
             raise LoginFailed from exc
         identity = self._identity(codename)
         with self.db.session() as s:
-            found = s.scalars(
-                select(Source.id).where(Source.lookup_id == identity.lookup_id)
-            ).one_or_none()
+            found = find_source(s, identity.lookup_id)
         if found is None:
             raise LoginFailed
         return identity
@@ -123,9 +125,7 @@ class SourceService:
         """Return what a logged-in source may see: their count of items and their replies."""
         keys = SourceKeyPair(identity.key_seed)
         with self.db.session() as s:
-            source = s.scalars(
-                select(Source).where(Source.lookup_id == identity.lookup_id)
-            ).one_or_none()
+            source = find_source(s, identity.lookup_id)
             if source is None:
                 raise UnknownSource
             dates = [sub.created_on for sub in source.submissions]

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from securedrop_lite.codename import designation_slug
 from securedrop_lite.crypto import CryptoError, GpgStream, SubmissionKey
 from securedrop_lite.db import Database
 from securedrop_lite.models import Source, Submission
-from securedrop_lite.services.sources import SourceIdentity, UnknownSource
+from securedrop_lite.services.sources import SourceIdentity, UnknownSource, find_source
 from securedrop_lite.store import StagedFile, Store, StoreError
 
 MESSAGE_FILE_NAME = "message.txt"
@@ -164,9 +164,7 @@ class SubmissionService:
         committed: list[tuple[str, str]] = []
         try:
             with self.db.session() as s:
-                source = s.scalars(
-                    select(Source).where(Source.lookup_id == identity.lookup_id)
-                ).one_or_none()
+                source = find_source(s, identity.lookup_id)
                 if source is None:
                     raise UnknownSource
                 # One UPDATE reserves the item numbers; concurrent submits serialize on it.
