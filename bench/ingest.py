@@ -55,6 +55,9 @@ RSS_TARGET_MIB = 64.0
 DEFAULT_MAX_UPLOAD = 500 * MIB  # the instance default; bigger files need the override
 BIG_MAX_UPLOAD = 2 * 1024 * MIB
 SAMPLE_INTERVAL = 0.01
+# Share of a CPU used by anything else during an ingest run above which the wall-clock
+# figures are flagged. Some is the ingest's own kernel work (write-back forced by its fsync).
+OTHER_LOAD_WARNING = 0.25
 FULL_PLAN = [(256, 5), (1024, 3)]  # (MiB, runs)
 QUICK_PLAN = [(64, 3), (128, 3)]
 DEFAULT_WORK = Path("/tmp/sdlite-bench")
@@ -479,6 +482,8 @@ class SizeResult:
             "ratio": ingest / gpg,
             "ratio_target": RATIO_TARGET,
             "ratio_met": ingest / gpg <= RATIO_TARGET,
+            # Like for like: ingest fsyncs what it stores; raw gpg leaves it in the page cache.
+            "ratio_vs_gpg_and_fsync": ingest / (gpg + self.median("gpg_fsync_seconds")),
             "ingest_mib_per_s": self.size_mib / ingest,
             "gpg_mib_per_s": self.size_mib / gpg,
             "rss_before_mib_median": self.median("rss_before_mib"),
@@ -701,7 +706,7 @@ def print_report(results: list[SizeResult]) -> None:
     print("Ingest over HTTP vs `gpg --encrypt --compress-algo none` (medians; same file, same key)")
     header = (
         f"{'size':>9} {'runs':>4} {'ingest s':>9} {'gpg s':>7} {'ratio':>6} "
-        f"{'<=1.5x':>6} {'ingest MiB/s':>12} {'gpg MiB/s':>9}"
+        f"{'<=1.5x':>6} {'vs gpg+fsync':>12} {'ingest MiB/s':>12} {'gpg MiB/s':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -709,8 +714,11 @@ def print_report(results: list[SizeResult]) -> None:
         print(
             f"{s['size_mib']:>5} MiB {s['runs']:>4} {s['ingest_seconds_median']:>9.2f} "
             f"{s['gpg_seconds_median']:>7.2f} {s['ratio']:>6.2f} {yes_no(s['ratio_met']):>6} "
+            f"{s['ratio_vs_gpg_and_fsync']:>12.2f} "
             f"{s['ingest_mib_per_s']:>12.0f} {s['gpg_mib_per_s']:>9.0f}"
         )
+    print("  (vs gpg+fsync: ingest / (gpg + fsync of gpg's output): the server makes every")
+    print("   submission durable before it says thank you; raw gpg's output is still in the cache)")
     print()
     print("Worker RSS (MiB): before the upload, peak (VmHWM) during it, growth = peak - before")
     header = (
@@ -751,7 +759,8 @@ def print_report(results: list[SizeResult]) -> None:
     print("   CPU ratio: (worker + its gpg + client CPU) / baseline gpg CPU, which other load")
     print("   on the machine disturbs less than wall-clock time)")
     print()
-    print("Other load on the machine (CPU seconds used by other processes during a run, median)")
+    print("Other load: CPU seconds the machine spent on anything but the measured processes")
+    print("(other programs, and kernel threads such as writeback) during a run, median")
     for s in summaries:
         busy = max(s["others_cpu_seconds_during_ingest_median"], 0.0)
         print(
@@ -760,7 +769,7 @@ def print_report(results: list[SizeResult]) -> None:
             f"{max(s['others_cpu_seconds_during_gpg_median'], 0.0):.2f} s; load average "
             f"{s['load_average_start']:.1f} -> {s['load_average_end']:.1f}"
         )
-        if busy / s["ingest_seconds_median"] > 0.1:
+        if busy / s["ingest_seconds_median"] > OTHER_LOAD_WARNING:
             print("           WARNING: the machine was busy; wall-clock figures are disturbed")
     for r in results:
         if r.verification:

@@ -8,6 +8,8 @@ addresses, because gunicorn writes the client's IP when it refuses a malformed r
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import re
 from collections.abc import Callable
@@ -40,6 +42,35 @@ class ScrubbingLogger(Logger):
         return None
 
 
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+TRIM_THRESHOLD_BYTES = 16 * 1024 * 1024
+
+
+def tune_allocator() -> bool:
+    """Keep 1 MiB request buffers on the heap and stop glibc returning it to the kernel each read.
+
+    By default each 1 MiB body read is mmap'd or trimmed away when freed, and the next
+    read faults in fresh zeroed pages: about six page faults per page of upload, which
+    cost more CPU than encrypting it. The thresholds bound what stays cached: at most
+    16 MiB of free heap per arena, within the 64 MiB memory budget of an upload.
+    Returns False where the C library is not glibc.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    libc = ctypes.CDLL(name)
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
+
+
 class _Server(BaseApplication):
     def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self._factory = factory
@@ -51,6 +82,7 @@ class _Server(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Any:
+        tune_allocator()  # in the worker, after the fork
         return self._factory()
 
 

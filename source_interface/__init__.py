@@ -11,7 +11,7 @@ from securedrop_lite.config import Config
 from securedrop_lite.services import Services, build_services
 from securedrop_lite.services.submissions import StorageFailed, UploadTooLarge
 from securedrop_lite.web import errors, headers
-from securedrop_lite.web.request import SecureRequest
+from securedrop_lite.web.request import READ_CHUNK_BYTES, SecureRequest
 from securedrop_lite.web.session import SealedSessionInterface
 from source_interface.routes import make_blueprint
 
@@ -30,7 +30,8 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_upload_bytes + message_bytes,
-        MAX_FORM_MEMORY_SIZE=message_bytes,
+        # Werkzeug also bounds its parse buffer by this, so it must hold one body read.
+        MAX_FORM_MEMORY_SIZE=max(message_bytes, 2 * READ_CHUNK_BYTES),
         # CSRF tokens live 24 h: a 500 MiB upload over Tor can take far longer than an hour,
         # and the token is checked only once the whole body has arrived.
         WTF_CSRF_TIME_LIMIT=int(timedelta(hours=24).total_seconds()),

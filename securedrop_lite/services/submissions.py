@@ -17,6 +17,7 @@ from securedrop_lite.services.sources import SourceIdentity, UnknownSource, find
 from securedrop_lite.store import StagedFile, Store, StoreError
 
 MESSAGE_FILE_NAME = "message.txt"
+WRITEBACK_EVERY = 16 * 1024 * 1024
 
 
 class SubmissionRefused(Exception):
@@ -62,7 +63,10 @@ class Upload:
         if self.size > self.max_bytes:
             self.close()
             raise UploadTooLarge
-        return self._stream.write(data)
+        written = self._stream.write(data)
+        if self.size // WRITEBACK_EVERY != (self.size - len(data)) // WRITEBACK_EVERY:
+            self._staged.start_writeback()
+        return written
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         return 0  # the parser rewinds the part when it ends; nothing reads it back
