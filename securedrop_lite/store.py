@@ -117,11 +117,6 @@ class Store:
             self._set_day_mtime(path)
         return size
 
-    def open_item(self, source_dir: str, file_name: str) -> IO[bytes]:
-        path = self.path_for(source_dir, file_name)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        return os.fdopen(fd, "rb")
-
     def item_names(self, source_dir: str) -> list[str]:
         directory = self.path_for(source_dir)
         if not directory.is_dir():
