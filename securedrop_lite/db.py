@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from securedrop_lite.store import start_of_day
+from securedrop_lite.filetimes import set_times_to_day
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,10 +52,7 @@ class Database:
         database = self.engine.url.database
         if not database or database == ":memory:":
             return
-        day = start_of_day(self.clock())
-        for path in (Path(database), Path(database).parent):
-            with contextlib.suppress(OSError):
-                os.utime(path, (day, day))
+        set_times_to_day(self.clock(), Path(database), Path(database).parent)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,9 +9,11 @@ import secrets
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO
+
+from securedrop_lite.filetimes import set_times_to_day
 
 SOURCE_DIR_PATTERN = re.compile(r"[0-9a-f]{32}")
 ITEM_FILE_PATTERN = re.compile(r"[1-9][0-9]{0,8}-[a-z]+(?:-[a-z]+)*-(?:msg|doc|reply)\.gpg")
@@ -21,12 +23,6 @@ _OVERWRITE_CHUNK = 1024 * 1024
 
 class StoreError(Exception):
     """A store path is invalid, or the file system refused an operation."""
-
-
-def start_of_day(now: datetime) -> float:
-    """Return the POSIX time of midnight UTC on now's day."""
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day.timestamp()
 
 
 @dataclass
@@ -113,8 +109,7 @@ class Store:
         finally:
             os.close(dir_fd)
             staged.discard()
-        for path in (target, directory, self.root):
-            self._set_day_mtime(path)
+        set_times_to_day(self.clock(), target, directory, self.root)
         return size
 
     def item_names(self, source_dir: str) -> list[str]:
@@ -136,12 +131,7 @@ class Store:
             self.delete_item(source_dir, name)
         with contextlib.suppress(FileNotFoundError):
             directory.rmdir()
-        self._set_day_mtime(self.root)
-
-    def _set_day_mtime(self, path: Path) -> None:
-        day = start_of_day(self.clock())
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(path, (day, day), follow_symlinks=False)
+        set_times_to_day(self.clock(), self.root)
 
     @staticmethod
     def _overwrite(path: Path) -> None:

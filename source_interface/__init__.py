@@ -42,10 +42,15 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     headers.install(app)
     errors.install(app)
     app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))
+    # Raised while the body is parsed (the upload streams into gpg) or by submit(): either
+    # way nothing of the submission was kept, and one handler says so.
     app.register_error_handler(
         StorageFailed,
         lambda _: errors.error_page(
-            ServiceUnavailable("Your submission could not be stored. Please try again later.")
+            ServiceUnavailable(
+                "Your submission could not be stored, and nothing of it was kept. "
+                "Please try again later."
+            )
         ),
     )
 

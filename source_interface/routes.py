@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, ServiceUnavailable
+from werkzeug.exceptions import BadRequest
 
 from securedrop_lite import __version__
 from securedrop_lite.config import Config
@@ -27,11 +27,9 @@ from securedrop_lite.services.sources import LoginFailed, SourceIdentity, Unknow
 from securedrop_lite.services.submissions import (
     EmptySubmission,
     MessageTooLong,
-    StorageFailed,
     SubmissionRefused,
     Upload,
     UploadsDisabled,
-    UploadTooLarge,
 )
 from securedrop_lite.web.session import SealedSession
 from source_interface.forms import CreateForm, LoginForm, SubmitForm
@@ -160,17 +158,10 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         file_refused = part is not None and upload is None and bool(part.filename)
         try:
             count = services.submissions.submit(identity, form.msg.data or "", upload, file_refused)
-        except UploadTooLarge as exc:
-            raise RequestEntityTooLarge from exc
         except SubmissionRefused as exc:
             summary = services.sources.summary(identity)
             error = REFUSALS.get(type(exc), "This submission could not be accepted.")
             return render_template("lookup.html", summary=summary, form=form, error=error), 400
-        except StorageFailed as exc:
-            raise ServiceUnavailable(
-                "Your submission could not be stored, and nothing of it was kept. "
-                "Please try again later."
-            ) from exc
         flash(f"Thank you. The ombuds office received {'both' if count == 2 else 'it'}.")
         return redirect(url_for("main.lookup"))
 

@@ -50,7 +50,6 @@ class ReadableReply:
 
 @dataclass(frozen=True)
 class SourceSummary:
-    designation: str
     submission_count: int
     submission_dates: list[date]
     replies: list[ReadableReply]
@@ -130,7 +129,6 @@ class SourceService:
                 raise UnknownSource
             dates = [sub.created_on for sub in source.submissions]
             boxes = [(r.number, r.source_box, r.created_on) for r in source.replies]
-            designation = source.designation
         replies, unreadable = [], 0
         for number, box, created_on in boxes:
             try:
@@ -139,4 +137,4 @@ class SourceService:
                 unreadable += 1
                 continue
             replies.append(ReadableReply(number, text, created_on))
-        return SourceSummary(designation, len(dates), dates, replies, unreadable)
+        return SourceSummary(len(dates), dates, replies, unreadable)

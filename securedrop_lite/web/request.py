@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from flask import Request
@@ -55,7 +54,6 @@ class SecureRequest(Request):
     to an EncryptedSpool, so no code path can spool an upload to disk in plaintext.
     """
 
-    spool_dir: Path | None = None
     form_data_parser_class = LargeReadFormDataParser
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -75,7 +73,7 @@ class SecureRequest(Request):
             stream = self.upload_sink(filename)
             self.upload_sink = None  # one file per request
         else:
-            stream = EncryptedSpool(self.spool_dir)  # type: ignore[assignment]
+            stream = EncryptedSpool()  # type: ignore[assignment]
         self._opened.append(stream)
         return stream
 

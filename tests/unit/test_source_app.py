@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import re
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import select
 
 from securedrop_lite.config import Config
 from securedrop_lite.models import Source, Submission, WebSession
-from securedrop_lite.services import Services
+from securedrop_lite.services import Services, build_services
 from securedrop_lite.web.headers import SECURITY_HEADERS
 from securedrop_lite.web.session import COOKIE_NAME
 from source_interface import create_app
@@ -247,14 +249,17 @@ def test_overlong_message_is_refused(source: SourceActions, services: Services) 
     assert source.submit("x" * 100_000).status_code == 302
 
 
-def test_uploads_can_be_turned_off(
-    config: Config, services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dataclasses import replace
+def _app_with(config: Config, clock: FrozenClock, **changes: Any) -> tuple[Any, Services]:
+    """Build services and app from the config with changed settings, as a restart would."""
+    changed = replace(config, **changes)
+    services = build_services(changed, clock)
+    return create_app(changed, services), services
 
-    no_files = replace(config, allow_uploads=False)
-    app = create_app(no_files, services)
-    services.submissions.limits = replace(services.submissions.limits, allow_uploads=False)
+
+def test_uploads_can_be_turned_off(
+    config: Config, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, services = _app_with(config, clock, allow_uploads=False)
     actions = SourceActions(app.test_client())
     actions.signup()
     assert 'type="file"' not in actions.client.get("/lookup").get_data(as_text=True)
@@ -294,13 +299,10 @@ def test_malformed_multipart_gets_a_400_page(source: SourceActions, services: Se
 
 
 def test_oversized_upload_gets_413_and_earlier_submissions_stay_intact(
-    config: Config, services: Services
+    config: Config, clock: FrozenClock
 ) -> None:
-    from dataclasses import replace
-
-    small = replace(config, max_upload_bytes=100_000)
-    services.submissions.limits = replace(services.submissions.limits, max_upload_bytes=100_000)
-    actions = SourceActions(create_app(small, services).test_client())
+    app, services = _app_with(config, clock, max_upload_bytes=100_000)
+    actions = SourceActions(app.test_client())
     actions.signup()
     assert actions.submit("kept", (os.urandom(90_000), "fits.bin")).status_code == 302
     before = {p.name: p.read_bytes() for p in config.store_dir.rglob("*.gpg")}
@@ -368,3 +370,39 @@ def test_no_exception_text_reaches_the_page(
     assert "secret internal detail" not in body
     assert "Traceback" not in body
     assert_secure_headers(response)
+
+
+def test_templates_hold_no_script_and_no_external_resource() -> None:
+    templates = Path(create_app.__code__.co_filename).parent / "templates"
+    pages = sorted(templates.glob("*.html"))
+    assert len(pages) >= 8
+    external = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:[a-z]+:)?//""", re.IGNORECASE)
+    for page in pages:
+        text = page.read_text()
+        assert "<script" not in text.lower(), page.name
+        assert not external.search(text), page.name
+        assert "@import" not in text, page.name
+    css = (templates.parent / "static" / "style.css").read_text()
+    assert "url(" not in css
+    assert "@import" not in css
+
+
+def test_a_failed_encryption_gets_a_clear_page_and_keeps_nothing(
+    source: SourceActions, services: Services, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from securedrop_lite.crypto import EncryptionError
+
+    source.signup()
+
+    def broken(*args: object) -> None:
+        raise EncryptionError("gpg: disk full")
+
+    monkeypatch.setattr(services.key, "encrypt", broken)
+    response = source.submit("will not be kept", (os.urandom(10_000), "a.bin"))
+    assert response.status_code == 503
+    body = response.get_data(as_text=True)
+    assert "nothing of it was kept" in body
+    assert "disk full" not in body
+    assert _items(services) == []
+    assert _store_files(config) == []
+    assert list((config.store_dir / ".staging").iterdir()) == []

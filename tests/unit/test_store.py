@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from securedrop_lite.store import STAGING_DIR, Store, StoreError, start_of_day
+from securedrop_lite.filetimes import start_of_day
+from securedrop_lite.store import STAGING_DIR, Store, StoreError
 
 NOW = datetime(2026, 11, 22, 15, 47, 13, tzinfo=UTC)
 DIR = "0123456789abcdef0123456789abcdef"
