@@ -3,39 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import segno
+
 from securedrop_lite import db
-from securedrop_lite.config import ConfigError, config_path, load_config, write_new_config
+from securedrop_lite.config import Config, ConfigError, config_path, load_config, write_new_config
 from securedrop_lite.crypto import CryptoError, KeyUnusableError, SubmissionKey, import_public_key
 from securedrop_lite.crypto.gpg import ensure_home
+from securedrop_lite.services.users import AccountError
 from securedrop_lite.store import Store
 
-DEMO_BANNER = """
-================================================================================
- securedrop-lite DEMO instance, for trying the software only
-================================================================================
- Source interface:   http://{bind}/
- Data directory:     {data_dir}
- DEMO private key:   {airgap}  (no passphrase)
+NEW_USER_TEXT = """
+New {role} account: {new.username}
 
- The demo's private key sits next to the server only so you can try the whole
- round trip on one machine. In a real deployment the private key is made and
- kept on the air-gapped machine (sdlite-airgap keygen) and never touches the
- server. Never use this key for real submissions.
+  Passphrase:   {new.passphrase}
+  TOTP secret:  {new.totp_secret}
+  TOTP URI:     {new.totp_uri}
 
- Try it: open the address above, get a codename, send a message and a file.
- Then decrypt what arrived, as the ombuds would on the air-gapped machine:
-   .venv/bin/sdlite-airgap decrypt {data_dir}/store/<source dir> \\
-       --gnupghome {airgap}/gnupg --out {data_dir}/decrypted --no-passphrase
- Press Ctrl-C to stop.
-================================================================================
+Give these to {new.username} in person. They are shown only now: the server keeps a
+hash of the passphrase, and nobody can read it back. Add the TOTP secret to an
+authenticator app (type it, or scan the code below).
 """
 
 
@@ -90,38 +87,101 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(data_dir: Path) -> Config:
+    config = load_config(os.environ, config_path(data_dir.resolve()))
+    if config.kdf.memory_cost_kib < config.kdf.MIN_MEMORY_KIB:
+        print("WARNING: insecure test KDF profile: secrets are cheap to guess", file=sys.stderr)
+    db.upgrade(config.database_url)
+    return config
+
+
 def _serve(args: argparse.Namespace) -> int:
     from securedrop_lite.serve import serve
-    from source_interface import create_app
 
     _check_loopback(args.bind)
-    config = load_config(os.environ, config_path(args.data_dir.resolve()))
-    if config.kdf.memory_cost_kib < config.kdf.MIN_MEMORY_KIB:
-        print("WARNING: insecure test KDF profile: codenames are cheap to guess", file=sys.stderr)
-    db.upgrade(config.database_url)
-    serve(lambda: create_app(config), args.bind, args.workers, args.threads)
+    config = _load(args.data_dir)
+    if args.app == "journalist":
+        from journalist_interface import create_app as create_journalist_app
+
+        factory = create_journalist_app
+    else:
+        from source_interface import create_app as create_source_app
+
+        factory = create_source_app
+    serve(lambda: factory(config), args.bind, args.workers, args.threads)
+    return 0
+
+
+def _user(args: argparse.Namespace) -> int:
+    from securedrop_lite.services import build_services
+    from securedrop_lite.services.audit import Event
+
+    services = build_services(_load(args.data_dir))
+    if args.user_command == "list":
+        for account in services.users.list():
+            print(f"{account.username}{'  (admin)' if account.is_admin else ''}")
+        return 0
+    if args.user_command == "delete":
+        found = [a for a in services.users.list() if a.username == args.name]
+        if not found:
+            raise CliError(f"there is no user named {args.name}")
+        services.users.delete(found[0].id)
+        services.audit.record(Event.USER_DELETED)
+        print(f"Deleted {args.name}.")
+        return 0
+    new = services.users.add(args.name, args.admin)
+    services.audit.record(Event.USER_ADDED)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(new)))
+        return 0
+    print(NEW_USER_TEXT.format(new=new, role="admin" if new.is_admin else "ombuds"))
+    segno.make(new.totp_uri, error="m").terminal(compact=True)
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from securedrop_lite.services import build_services
+    from securedrop_lite.services.audit import Event
+
+    services = build_services(_load(args.data_dir))
+    days = args.older_than
+    if days is None:
+        days = services.settings.current().retention_days or None
+    if days is not None and days < 1:
+        raise CliError("--older-than takes a number of days of at least 1")
+    expired = services.deletion.expire(None if days is None else timedelta(days=days))
+    report = services.deletion.purge()
+    if report.sources or report.items:
+        services.audit.record(Event.PURGE)
+    print(
+        f"Expired {expired} source(s); destroyed {report.sources} source(s) and "
+        f"{report.items} separate item(s)."
+    )
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
+    from securedrop_lite.demo import DEMO_BANNER, make_demo_instance
 
     data_dir = args.data_dir.resolve()
-    airgap = data_dir / "airgap-demo"
-    if not config_path(data_dir).exists():
-        shutil.rmtree(airgap, ignore_errors=True)  # a half-made demo from an earlier failure
-        fingerprint = generate_key(airgap / "gnupg", "DEMO Ombuds Office - NOT FOR REAL USE", "")
-        public = airgap / "demo-public-key.asc"
-        export_public_key(airgap / "gnupg", fingerprint, public)
-        stop_agent(airgap / "gnupg")
-        (airgap / "README-DEMO-ONLY.txt").write_text(
-            "This folder holds a DEMO private key with no passphrase, beside the server only\n"
-            "so the round trip can be tried on one machine. Never use it for real.\n"
-        )
-        initialize(data_dir, public, "Demo Ombuds Office")
-    print(DEMO_BANNER.format(bind=args.bind, data_dir=data_dir, airgap=airgap), flush=True)
-    args.data_dir = data_dir
-    return _serve(args)
+    airgap = make_demo_instance(data_dir, initialize)
+    _check_loopback(args.journalist_bind)
+    banner = DEMO_BANNER.format(
+        bind=args.bind, journalist_bind=args.journalist_bind, data_dir=data_dir, airgap=airgap
+    )
+    print(banner, flush=True)
+    journalist = subprocess.Popen(
+        [sys.executable, "-m", "securedrop_lite.cli", "serve", "journalist",
+         "--data-dir", str(data_dir), "--bind", args.journalist_bind, "--workers", "1"]
+    )  # fmt: skip
+    try:
+        args.data_dir, args.app = data_dir, "source"
+        return _serve(args)
+    finally:
+        journalist.terminate()
+        journalist.wait(timeout=30)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,23 +194,40 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (("serve", "serve an app with gunicorn"), ("demo", "run a demo")):
         command = sub.add_parser(name, help=helptext)
         if name == "serve":
-            command.add_argument("app", choices=["source"])
+            command.add_argument("app", choices=["source", "journalist"])
         command.add_argument(
             "--data-dir", type=Path, required=name == "serve", default=Path(".demo")
         )
         command.add_argument("--bind", default="127.0.0.1:8080")
         command.add_argument("--workers", type=int, default=2)
         command.add_argument("--threads", type=int, default=8)
+        if name == "demo":
+            command.add_argument("--journalist-bind", default="127.0.0.1:8081")
+    user = sub.add_parser("user", help="manage ombuds accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add an account with a generated passphrase and TOTP")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="the account may manage users")
+    add.add_argument("--json", action="store_true", help="print the credentials as JSON")
+    delete = user_sub.add_parser("delete", help="delete an account")
+    delete.add_argument("name")
+    listing = user_sub.add_parser("list", help="list accounts")
+    purge = sub.add_parser("purge", help="destroy deleted and expired data")
+    purge.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="also delete sources idle this long"
+    )
+    for command in (add, delete, listing, purge):
+        command.add_argument("--data-dir", type=Path, required=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.umask(0o077)  # the database, store and keyring: readable by the service user only
-    handlers = {"init": _init, "serve": _serve, "demo": _demo}
+    handlers = {"init": _init, "serve": _serve, "demo": _demo, "user": _user, "purge": _purge}
     try:
         return handlers[args.command](args)
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, AccountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyUnusableError as exc:

@@ -57,6 +57,13 @@ class Config:
     session_lifetime: timedelta = timedelta(hours=2)
     kdf: KdfParams = field(default_factory=KdfParams)
     onion_address: str | None = None
+    # Starting values of the settings admins edit on /admin/settings.
+    welcome_text: str = ""
+    response_promise: str = "The ombuds office aims to answer within 7 days."
+    retention_days: int = 0  # 0: keep until deleted
+    # The ombuds interface: idle sessions end; failed logins per account are throttled.
+    ombuds_idle_timeout: timedelta = timedelta(minutes=30)
+    login_attempts_per_minute: int = 5
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -68,6 +75,8 @@ class Config:
             raise ConfigError("pepper_id and pepper_key must differ")
         if self.max_upload_bytes <= 0 or self.max_message_chars <= 0:
             raise ConfigError("upload and message limits must be positive")
+        if self.retention_days < 0 or self.login_attempts_per_minute <= 0:
+            raise ConfigError("retention_days and login_attempts_per_minute cannot be negative")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sdlite.db'}")
 
@@ -132,6 +141,11 @@ _PARSERS: dict[str, Any] = {
     "session_lifetime_minutes": _int,
     "kdf_profile": lambda v, n: str(v),
     "onion_address": lambda v, n: str(v) or None,
+    "welcome_text": lambda v, n: str(v),
+    "response_promise": lambda v, n: str(v),
+    "retention_days": _int,
+    "ombuds_idle_minutes": _int,
+    "login_attempts_per_minute": _int,
 }
 
 
@@ -192,8 +206,9 @@ def load_config(env: Mapping[str, str], path: Path) -> Config:
     settings = _load_settings(raw, env)
     kdf = _load_kdf(settings.pop("kdf_profile", "default"), env)
     minutes = settings.pop("session_lifetime_minutes", 120)
-    if minutes <= 0:
-        raise ConfigError("session_lifetime_minutes must be positive")
+    idle_minutes = settings.pop("ombuds_idle_minutes", 30)
+    if minutes <= 0 or idle_minutes <= 0:
+        raise ConfigError("session_lifetime_minutes and ombuds_idle_minutes must be positive")
     fingerprint = raw.get("submission_key_fingerprint")
     if not isinstance(fingerprint, str) or len(fingerprint) != 40:
         raise ConfigError("submission_key_fingerprint must be a 40-character fingerprint")
@@ -204,6 +219,7 @@ def load_config(env: Mapping[str, str], path: Path) -> Config:
         secret_key=_b64(secrets_table.get("secret_key"), "secrets.secret_key"),
         submission_key_fingerprint=fingerprint.upper(),
         session_lifetime=timedelta(minutes=minutes),
+        ombuds_idle_timeout=timedelta(minutes=idle_minutes),
         kdf=kdf,
         **settings,
     )
@@ -229,6 +245,12 @@ def render_new_config(fingerprint: str, organization_name: str) -> str:
         "max_message_chars = 100000\n"
         "allow_uploads = true\n"
         "session_lifetime_minutes = 120\n"
+        "# The ombuds interface: sessions end after this many idle minutes; failed logins\n"
+        "# beyond this many per account per minute are refused.\n"
+        "ombuds_idle_minutes = 30\n"
+        "login_attempts_per_minute = 5\n"
+        "# Starting values; once an admin saves /admin/settings, the database holds them.\n"
+        "retention_days = 0\n"
         "\n[secrets]\n"
         f'pepper_id = "{fresh()}"\n'
         f'pepper_key = "{fresh()}"\n'

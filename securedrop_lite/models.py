@@ -6,9 +6,18 @@ are `Date` columns; exact session expiry lives inside the session's ciphertext.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -28,6 +37,8 @@ class Source(Base):
     """A worker who wrote in, known only by derivations of their codename."""
 
     __tablename__ = "sources"
+    # The inbox order: starred first, then the latest activity.
+    __table_args__ = (Index("ix_sources_inbox", "deleted", "starred", "last_activity_on", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Argon2id(codename, pepper_id), hex: how a returning source is found.
@@ -39,8 +50,16 @@ class Source(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_on: Mapped[date]
     last_activity_on: Mapped[date]
-    # Items numbered 1, 2, ... in the store's file names.
+    # Items (submissions and replies) numbered 1, 2, ... in the store's file names.
     item_counter: Mapped[int] = mapped_column(default=0)
+    # None until the source first submits: such sources are not shown and expire after a day.
+    first_submission_on: Mapped[date | None]
+    # None while the source awaits a first reply from the ombuds.
+    first_reply_on: Mapped[date | None]
+    starred: Mapped[bool] = mapped_column(default=False)
+    # Tombstone: hidden everywhere at once; `sdlite purge` (or the deleting request)
+    # then overwrites the files and removes the rows.
+    deleted: Mapped[bool] = mapped_column(default=False)
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="source", cascade="all, delete-orphan", order_by="Submission.number"
@@ -64,6 +83,7 @@ class Submission(Base):
     size: Mapped[int]
     created_on: Mapped[date]
     seen: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)
 
     source: Mapped[Source] = relationship(back_populates="submissions")
 
@@ -83,6 +103,7 @@ class Reply(Base):
     # The copy the source reads after logging in, sealed to their X25519 key.
     source_box: Mapped[bytes] = mapped_column(LargeBinary)
     created_on: Mapped[date]
+    deleted: Mapped[bool] = mapped_column(default=False)
 
     source: Mapped[Source] = relationship(back_populates="replies")
 
@@ -97,3 +118,47 @@ class WebSession(Base):
     # Day granularity only, for purging; the exact expiry is inside `sealed`.
     expires_on: Mapped[date] = mapped_column(index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class User(Base):
+    """An ombuds or admin account: a generated passphrase and a TOTP secret."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # Argon2id, in the PHC string format of argon2-cffi.
+    passphrase_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    # The time step of the last accepted code: a code for it or an earlier step is refused.
+    last_totp_step: Mapped[int] = mapped_column(default=0)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    # Failed logins in the current throttle window. Ombuds accounts, not sources: exact
+    # times are needed here, and they say nothing about who wrote in.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    failure_window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_on: Mapped[date]
+
+
+class AuditEvent(Base):
+    """One line of the audit log: what kind of event, and the day. Nothing else."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[date]
+
+
+class InstanceSettingsRow(Base):
+    """The settings admins edit in the web interface; one row, absent until first saved."""
+
+    __tablename__ = "instance_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_name: Mapped[str] = mapped_column(String(100))
+    welcome_text: Mapped[str] = mapped_column(Text)
+    response_promise: Mapped[str] = mapped_column(String(200))
+    allow_uploads: Mapped[bool]
+    max_upload_bytes: Mapped[int]
+    retention_days: Mapped[int]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from securedrop_lite.filetimes import set_times_to_day
 
@@ -111,6 +111,20 @@ class Store:
             staged.discard()
         set_times_to_day(self.clock(), target, directory, self.root)
         return size
+
+    def open_item(self, source_dir: str, file_name: str) -> BinaryIO:
+        """Open a stored ciphertext for reading; symbolic links and non-files are refused."""
+        path = self.path_for(source_dir, file_name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError as exc:
+            raise StoreError(f"{file_name} is missing from the store") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open {file_name}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StoreError("not a regular file")
+        return os.fdopen(fd, "rb")
 
     def item_names(self, source_dir: str) -> list[str]:
         directory = self.path_for(source_dir)

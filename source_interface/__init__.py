@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, render_template, request
-from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge, ServiceUnavailable
 
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services, build_services
+from securedrop_lite.services.replies import NoSuchReply
 from securedrop_lite.services.submissions import StorageFailed, UploadTooLarge
 from securedrop_lite.web import errors, headers
 from securedrop_lite.web.request import READ_CHUNK_BYTES, SecureRequest
@@ -29,7 +30,6 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     message_bytes = 4 * config.max_message_chars + _FORM_OVERHEAD_BYTES
     app.config.update(
         SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=config.max_upload_bytes + message_bytes,
         # Werkzeug also bounds its parse buffer by this, so it must hold one body read.
         MAX_FORM_MEMORY_SIZE=max(message_bytes, 2 * READ_CHUNK_BYTES),
         # CSRF tokens live 24 h: a 500 MiB upload over Tor can take far longer than an hour,
@@ -55,6 +55,12 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     )
 
     @app.before_request
+    def load_settings() -> None:
+        # Admins change these in the ombuds interface; every worker reads them per request.
+        g.settings = current = services.settings.current()
+        request.max_content_length = current.max_upload_bytes + message_bytes
+
+    @app.before_request
     def refuse_tor2web() -> tuple[str, int] | None:
         if "X-tor2web" in request.headers:
             return render_template("tor2web.html"), 403
@@ -68,12 +74,17 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
 
     @app.context_processor
     def instance_settings() -> dict[str, object]:
+        current = g.get("settings") or services.settings.current()
         return {
-            "organization_name": config.organization_name,
-            "allow_uploads": config.allow_uploads,
-            "max_upload_mib": config.max_upload_bytes // (1024 * 1024),
+            "organization_name": current.organization_name,
+            "welcome_text": current.welcome_text,
+            "response_promise": current.response_promise,
+            "allow_uploads": current.allow_uploads,
+            "max_upload_mib": current.max_upload_bytes // (1024 * 1024),
             "max_message_chars": config.max_message_chars,
         }
 
     app.register_blueprint(make_blueprint(config, services))
+    not_found = NotFound("There is nothing here, or it was deleted.")
+    app.register_error_handler(NoSuchReply, lambda _: errors.error_page(not_found))
     return app

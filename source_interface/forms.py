@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import PasswordField, TextAreaField
+from wtforms import IntegerField, PasswordField, TextAreaField
 from wtforms.validators import InputRequired
 
 
 class CreateForm(FlaskForm):
     """Confirms the codename shown on /generate; it carries nothing but the CSRF token."""
+
+
+class DeleteReplyForm(FlaskForm):
+    number = IntegerField("Reply", validators=[InputRequired()])
 
 
 class LoginForm(FlaskForm):

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -32,7 +33,7 @@ from securedrop_lite.services.submissions import (
     UploadsDisabled,
 )
 from securedrop_lite.web.session import SealedSession
-from source_interface.forms import CreateForm, LoginForm, SubmitForm
+from source_interface.forms import CreateForm, DeleteReplyForm, LoginForm, SubmitForm
 
 LOGIN_FAILED = "Sorry, that codename was not recognized. Please check it and try again."
 REFUSALS = {
@@ -143,11 +144,24 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         summary = services.sources.summary(identity)
         return render_template("lookup.html", summary=summary, form=SubmitForm())
 
+    @bp.context_processor
+    def reply_actions() -> dict[str, object]:
+        return {"reply_form": DeleteReplyForm(formdata=None)}
+
+    @bp.post("/delete-reply")
+    @require_source
+    def delete_reply(identity: SourceIdentity) -> Any:
+        form = DeleteReplyForm()
+        _require_valid(form)
+        services.replies.delete_for_source(identity, form.number.data)
+        flash("The reply was deleted.")
+        return redirect(url_for("main.lookup"))
+
     @bp.post("/submit")
     @require_source
     def submit(identity: SourceIdentity) -> Any:
         req: Any = request
-        if config.allow_uploads:  # otherwise a file part goes to the spool and is refused
+        if g.settings.allow_uploads:  # otherwise a file part goes to the spool and is refused
             req.upload_sink = services.submissions.begin_upload
         form = SubmitForm()
         _require_valid(form)
@@ -161,7 +175,8 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         except SubmissionRefused as exc:
             summary = services.sources.summary(identity)
             error = REFUSALS.get(type(exc), "This submission could not be accepted.")
-            return render_template("lookup.html", summary=summary, form=form, error=error), 400
+            page = render_template("lookup.html", summary=summary, form=form, error=error)
+            return page, 400
         flash(f"Thank you. The ombuds office received {'both' if count == 2 else 'it'}.")
         return redirect(url_for("main.lookup"))
 
@@ -179,13 +194,14 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
     @bp.get("/metadata")
     def metadata() -> Response:
         info = services.key_monitor.usable()
+        settings = services.settings.current()
         return jsonify(
-            organization=config.organization_name,
+            organization=settings.organization_name,
             sdlite_version=__version__,
             submission_key_fingerprint=config.submission_key_fingerprint,
             submission_key_usable=info is not None,
-            allow_uploads=config.allow_uploads,
-            max_upload_bytes=config.max_upload_bytes,
+            allow_uploads=settings.allow_uploads,
+            max_upload_bytes=settings.max_upload_bytes,
             onion_address=config.onion_address,
         )
 

@@ -7,14 +7,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from securedrop_lite.adminlog import admin_logger
+from securedrop_lite.auth import PassphraseCheck, passphrase_hasher
 from securedrop_lite.codename import CodenameGenerator, DesignationGenerator, eff_large_wordlist
 from securedrop_lite.config import Config
 from securedrop_lite.crypto import SubmissionKey
 from securedrop_lite.db import Database
 from securedrop_lite.kdf import CodenameKdf
+from securedrop_lite.services.audit import AuditLog
+from securedrop_lite.services.deletion import DeletionService
+from securedrop_lite.services.inbox import InboxService
 from securedrop_lite.services.keystatus import KeyMonitor
+from securedrop_lite.services.replies import ReplyService
+from securedrop_lite.services.settings import InstanceSettings, SettingsService
 from securedrop_lite.services.sources import SourceService
 from securedrop_lite.services.submissions import Limits, SubmissionService
+from securedrop_lite.services.users import UserService
 from securedrop_lite.sessions import SessionStore
 from securedrop_lite.store import Store
 
@@ -26,6 +33,7 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class Services:
     config: Config
+    clock: Callable[[], datetime]
     db: Database
     store: Store
     key: SubmissionKey
@@ -33,6 +41,12 @@ class Services:
     sessions: SessionStore
     sources: SourceService
     submissions: SubmissionService
+    settings: SettingsService
+    inbox: InboxService
+    replies: ReplyService
+    deletion: DeletionService
+    users: UserService
+    audit: AuditLog
 
 
 def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -41,17 +55,25 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
     store = Store(config.store_dir, clock)
     key = SubmissionKey(config.gpg_home, config.submission_key_fingerprint)
     log = admin_logger(config.admin_log_path)
+    words = CodenameGenerator(eff_large_wordlist())
+    settings = SettingsService(db, InstanceSettings.from_config(config))
+    deletion = DeletionService(db, store, clock)
+
+    def limits() -> Limits:
+        current = settings.current()
+        return Limits(config.max_message_chars, current.max_upload_bytes, current.allow_uploads)
+
     sources = SourceService(
         db,
         store,
-        CodenameGenerator(eff_large_wordlist()),
+        words,
         DesignationGenerator.from_diceware(),
         CodenameKdf(config.pepper_id, config.pepper_key, config.kdf),
         clock,
     )
-    limits = Limits(config.max_message_chars, config.max_upload_bytes, config.allow_uploads)
     return Services(
         config=config,
+        clock=clock,
         db=db,
         store=store,
         key=key,
@@ -59,4 +81,17 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         sessions=SessionStore(db, config.session_lifetime, clock),
         sources=sources,
         submissions=SubmissionService(db, store, key, limits, clock),
+        settings=settings,
+        inbox=InboxService(db, store, deletion, clock),
+        replies=ReplyService(db, store, key, deletion, config.max_message_chars, clock),
+        deletion=deletion,
+        users=UserService(
+            db,
+            words,
+            PassphraseCheck(passphrase_hasher(config.kdf)),
+            clock,
+            config.login_attempts_per_minute,
+            config.organization_name,
+        ),
+        audit=AuditLog(db, clock),
     )

@@ -29,8 +29,10 @@ class UnknownSource(Exception):
 
 
 def find_source(session: Session, lookup_id: str) -> Source | None:
-    """Return the source with this lookup id, if there is one."""
-    return session.scalars(select(Source).where(Source.lookup_id == lookup_id)).one_or_none()
+    """Return the source with this lookup id, unless there is none or it is being deleted."""
+    return session.scalars(
+        select(Source).where(Source.lookup_id == lookup_id, Source.deleted.is_(False))
+    ).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,10 @@ class SourceService:
             source = find_source(s, identity.lookup_id)
             if source is None:
                 raise UnknownSource
-            dates = [sub.created_on for sub in source.submissions]
-            boxes = [(r.number, r.source_box, r.created_on) for r in source.replies]
+            dates = [sub.created_on for sub in source.submissions if not sub.deleted]
+            boxes = [
+                (r.number, r.source_box, r.created_on) for r in source.replies if not r.deleted
+            ]
         replies, unreadable = [], 0
         for number, box, created_on in boxes:
             try:

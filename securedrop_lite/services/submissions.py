@@ -99,7 +99,7 @@ class SubmissionService:
         db: Database,
         store: Store,
         key: SubmissionKey,
-        limits: Limits,
+        limits: Callable[[], Limits],
         clock: Callable[[], datetime],
     ) -> None:
         self.db = db
@@ -113,7 +113,7 @@ class SubmissionService:
         staged = self.store.stage()
         try:
             return Upload(
-                staged, self.key.stream(staged.file, file_name), self.limits.max_upload_bytes
+                staged, self.key.stream(staged.file, file_name), self.limits().max_upload_bytes
             )
         except CryptoError as exc:
             staged.discard()
@@ -121,11 +121,12 @@ class SubmissionService:
 
     def _check(self, message: str, upload: Upload | None, file_refused: bool) -> None:
         has_file = upload is not None and upload.size > 0
+        limits = self.limits()
         if not message.strip() and not has_file:
             raise EmptySubmission
-        if len(message) > self.limits.max_message_chars:
+        if len(message) > limits.max_message_chars:
             raise MessageTooLong
-        if not self.limits.allow_uploads and (upload is not None or file_refused):
+        if not limits.allow_uploads and (upload is not None or file_refused):
             raise UploadsDisabled
 
     def _encrypt_message(self, message: str) -> StagedFile:
@@ -196,6 +197,8 @@ class SubmissionService:
                         )
                     )
                 source.last_activity_on = today
+                if source.first_submission_on is None:
+                    source.first_submission_on = today
         except BaseException as exc:
             for _, item in staged:
                 item.discard()

@@ -38,11 +38,12 @@ class SealedSession(CallbackDict[str, Any], SessionMixin):
 
 
 class SealedSessionInterface(SessionInterface):
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, cookie_name: str = COOKIE_NAME) -> None:
         self.store = store
+        self.cookie_name = cookie_name
 
     def open_session(self, app: Flask, request: Request) -> SealedSession:
-        token = decode_token(request.cookies.get(COOKIE_NAME, ""))
+        token = decode_token(request.cookies.get(self.cookie_name, ""))
         if token is None:
             return SealedSession(None, None)
         data = self.store.load(token)
@@ -52,7 +53,7 @@ class SealedSessionInterface(SessionInterface):
 
     def _set_cookie(self, response: Response, token: bytes) -> None:
         response.set_cookie(
-            COOKIE_NAME, encode_token(token), httponly=True, samesite="Strict", path="/"
+            self.cookie_name, encode_token(token), httponly=True, samesite="Strict", path="/"
         )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
@@ -60,7 +61,7 @@ class SealedSessionInterface(SessionInterface):
         if session.ended or (not session and session.token is not None and session.modified):
             if session.token is not None:
                 self.store.end(session.token)
-            response.delete_cookie(COOKIE_NAME, path="/", samesite="Strict", httponly=True)
+            response.delete_cookie(self.cookie_name, path="/", samesite="Strict", httponly=True)
             return
         if not session.modified or not session:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -76,13 +77,25 @@ def test_serve_refuses_a_non_loopback_address(
     assert "loopback only" in capsys.readouterr().err
 
 
+def _wait_for(url: str) -> requests.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_demo_sets_up_and_serves_a_working_instance(tmp_path: Path) -> None:
-    port = free_port()
+    port, ombuds_port = free_port(), free_port()
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         demo = subprocess.Popen(
             [str(VENV_BIN / "sdlite"), "demo", "--data-dir", str(tmp_path / "demo"),
-             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+             "--bind", f"127.0.0.1:{port}", "--journalist-bind", f"127.0.0.1:{ombuds_port}",
+             "--workers", "1"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -97,14 +110,19 @@ def test_demo_sets_up_and_serves_a_working_instance(tmp_path: Path) -> None:
         source = HttpSource(url)
         source.signup()
         assert source.submit("hello from the demo").status_code == 302
+        ombuds = _wait_for(f"http://127.0.0.1:{ombuds_port}/login")
+        assert ombuds.status_code == 200 and "Two-factor code" in ombuds.text
     finally:
         demo.terminate()
         demo.wait(timeout=15)
     banner = log.read_text()
     assert "DEMO" in banner
-    assert "Never use this key for real submissions" in banner
+    assert "Never use this key or these credentials for real submissions" in banner
     airgap = tmp_path / "demo" / "airgap-demo"
     assert (airgap / "README-DEMO-ONLY.txt").exists()
+    admin = json.loads((airgap / "demo-admin.json").read_text())
+    assert admin["username"] == "demo-admin" and admin["is_admin"] is True
+    assert (airgap / "demo-admin.json").stat().st_mode & 0o777 == 0o600
     out_dir = tmp_path / "decrypted"
     (store_dir,) = [
         p for p in (tmp_path / "demo" / "store").iterdir() if not p.name.startswith(".")

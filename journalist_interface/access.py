@@ -1,0 +1,192 @@
+"""The login lock: every view needs a logged-in account unless it is on a short allowlist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import segno
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
+from markupsafe import Markup
+from werkzeug.exceptions import BadRequest
+
+from journalist_interface.forms import ActionForm, CodeForm, LoginForm
+from securedrop_lite.config import Config
+from securedrop_lite.services import Services
+from securedrop_lite.services.audit import Event
+from securedrop_lite.services.users import Account, CodeRejected, LoginRefused
+from securedrop_lite.web.session import SealedSession
+
+# The only views that answer without a login (SecureDrop's _insecure_views).
+INSECURE_VIEWS = frozenset({"static", "account.login"})
+LOGIN_REFUSED = "Login failed. Check your username, passphrase and two-factor code, and try again."
+
+
+class CsrfFailed(BadRequest):
+    description = "This form has expired or did not come from this site. Please reload and retry."
+
+
+def sealed() -> SealedSession:
+    assert isinstance(session, SealedSession)  # noqa: S101 - the app installs this interface
+    return session
+
+
+def require_valid(form: Any) -> None:
+    if not form.validate():
+        if form.csrf_token.errors:
+            raise CsrfFailed
+        raise BadRequest("Some fields of the form are missing or invalid.")
+
+
+def current_account() -> Account:
+    account: Account = g.account
+    return account
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_account().is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def qr_svg(uri: str) -> Markup:
+    """Return the otpauth URI as an inline SVG QR code: no image request, no script."""
+    svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+    return Markup(svg)  # noqa: S704 - segno's own markup from a URI we generated
+
+
+def _account_in_session(services: Services, now: datetime, idle: Any) -> Account | None:
+    user_id = session.get("user_id")
+    last_seen = session.get("last_seen")
+    if not isinstance(user_id, int) or not isinstance(last_seen, str):
+        return None
+    if now - datetime.fromisoformat(last_seen) > idle:
+        return None
+    return services.users.get(user_id)  # None at once when the account is deleted
+
+
+def install(app: Flask, config: Config, services: Services) -> None:
+    @app.before_request
+    def require_login() -> Any:
+        now = services.clock()
+        account = _account_in_session(services, now, config.ombuds_idle_timeout)
+        if account is None:
+            if "user_id" in session:
+                sealed().end()
+                if request.endpoint not in INSECURE_VIEWS:
+                    return redirect(url_for("account.login", ended=1))
+            if request.endpoint in INSECURE_VIEWS:
+                return None
+            return redirect(url_for("account.login"))
+        g.account = account
+        session["last_seen"] = now.isoformat()
+        return None
+
+    @app.context_processor
+    def account_context() -> dict[str, object]:
+        return {"account": g.get("account"), "action_form": ActionForm()}
+
+    app.register_blueprint(make_account_blueprint(services))
+
+
+def enrollment_page(user_id: int, username: str, secret: str, uri: str, **context: Any) -> str:
+    return render_template(
+        "totp.html",
+        user_id=user_id,
+        username=username,
+        secret=secret,
+        qr=qr_svg(uri),
+        form=CodeForm(),
+        **context,
+    )
+
+
+def confirm_enrollment(services: Services, user_id: int) -> str | None:
+    """Check the code against the pending secret; return an error, or None when saved."""
+    form = CodeForm()
+    require_valid(form)
+    pending = session.get("pending_totp")
+    if not isinstance(pending, dict) or pending.get("user_id") != user_id:
+        return "Start the two-factor reset again."
+    try:
+        services.users.confirm_totp(user_id, pending["secret"], form.token.data)
+    except CodeRejected:
+        return "That code does not match the new secret. Check the app's clock and try again."
+    session.pop("pending_totp")
+    services.audit.record(Event.TWO_FACTOR_RESET)
+    return None
+
+
+def begin_enrollment(services: Services, user_id: int) -> tuple[str, str]:
+    """Draw a new secret and keep it only in the sealed session until a code proves it."""
+    pending = session.get("pending_totp")
+    if isinstance(pending, dict) and pending.get("user_id") == user_id:
+        secret = pending["secret"]
+        return secret, services.users.totp_uri(user_id, secret)
+    secret, uri = services.users.new_totp(user_id)
+    session["pending_totp"] = {"user_id": user_id, "secret": secret}
+    return secret, uri
+
+
+def make_account_blueprint(services: Services) -> Blueprint:
+    bp = Blueprint("account", __name__)
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        form = LoginForm()
+        if request.method == "GET":
+            ended = request.args.get("ended") is not None
+            return render_template("login.html", form=form, ended=ended)
+        require_valid(form)
+        try:
+            account = services.users.authenticate(
+                form.username.data, form.passphrase.data, form.token.data
+            )
+        except LoginRefused:
+            services.audit.record(Event.LOGIN_FAILED)
+            return render_template("login.html", form=LoginForm(), error=LOGIN_REFUSED), 401
+        services.audit.record(Event.LOGIN_SUCCEEDED)
+        sealed().regenerate()  # a new session id at login: no fixation
+        session.clear()
+        session["user_id"] = account.id
+        session["last_seen"] = services.clock().isoformat()
+        return redirect(url_for("main.inbox"))
+
+    @bp.post("/logout")
+    def logout() -> Any:
+        require_valid(ActionForm())
+        sealed().end()
+        return redirect(url_for("account.login"))
+
+    @bp.get("/account")
+    def account() -> str:
+        return render_template("account.html")
+
+    @bp.post("/account/passphrase")
+    def new_passphrase() -> str:
+        require_valid(ActionForm())
+        me = current_account()
+        passphrase = services.users.reset_passphrase(me.id)
+        services.audit.record(Event.PASSPHRASE_RESET)
+        return render_template("passphrase.html", username=me.username, passphrase=passphrase)
+
+    @bp.route("/account/2fa", methods=["GET", "POST"])
+    def two_factor() -> Any:
+        me = current_account()
+        error = None
+        if request.method == "POST":
+            error = confirm_enrollment(services, me.id)
+            if error is None:
+                return render_template(
+                    "account.html", notice="Your new two-factor secret is saved."
+                )
+        secret, uri = begin_enrollment(services, me.id)
+        return enrollment_page(me.id, me.username, secret, uri, error=error)
+
+    return bp

@@ -1,0 +1,139 @@
+"""Admin views: accounts and instance settings. Admins read no more content than anyone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from journalist_interface.access import (
+    admin_required,
+    begin_enrollment,
+    confirm_enrollment,
+    current_account,
+    enrollment_page,
+    qr_svg,
+    require_valid,
+)
+from journalist_interface.forms import ActionForm, NewUserForm, SettingsForm
+from securedrop_lite.config import MIB
+from securedrop_lite.services import Services
+from securedrop_lite.services.audit import Event
+from securedrop_lite.services.settings import InstanceSettings, InvalidSettings
+from securedrop_lite.services.users import AccountError
+
+
+def _settings_form(current: InstanceSettings) -> SettingsForm:
+    form = SettingsForm()
+    if request.method == "GET":
+        form.organization_name.data = current.organization_name
+        form.welcome_text.data = current.welcome_text
+        form.response_promise.data = current.response_promise
+        form.allow_uploads.data = current.allow_uploads
+        form.max_upload_mib.data = current.max_upload_bytes // MIB
+        form.retention_days.data = current.retention_days
+    return form
+
+
+def make_admin_blueprint(services: Services) -> Blueprint:
+    bp = Blueprint("admin", __name__)
+    bp.before_request(admin_required(lambda: None))
+
+    def users_page(**context: Any) -> str:
+        return render_template("admin/users.html", users=services.users.list(), **context)
+
+    def account_name(user_id: int) -> str:
+        account = services.users.get(user_id)
+        if account is None:
+            raise AccountError("There is no such user.")
+        return account.username
+
+    @bp.get("/")
+    def users() -> str:
+        return users_page(form=NewUserForm())
+
+    @bp.post("/users")
+    def add_user() -> Any:
+        form = NewUserForm()
+        require_valid(form)
+        try:
+            new = services.users.add(form.username.data, bool(form.is_admin.data))
+        except AccountError as exc:
+            return users_page(form=form, error=str(exc)), 400
+        services.audit.record(Event.USER_ADDED)
+        return render_template("admin/new_user.html", new=new, qr=qr_svg(new.totp_uri))
+
+    @bp.post("/users/<int:user_id>/passphrase")
+    def reset_passphrase(user_id: int) -> str:
+        require_valid(ActionForm())
+        username = account_name(user_id)
+        passphrase = services.users.reset_passphrase(user_id)
+        services.audit.record(Event.PASSPHRASE_RESET)
+        return render_template("passphrase.html", username=username, passphrase=passphrase)
+
+    @bp.route("/users/<int:user_id>/2fa", methods=["GET", "POST"])
+    def reset_two_factor(user_id: int) -> Any:
+        username = account_name(user_id)
+        error = None
+        if request.method == "POST":
+            error = confirm_enrollment(services, user_id)
+            if error is None:
+                flash(f"The new two-factor secret of {username} is saved.")
+                return redirect(url_for("admin.users"))
+        secret, uri = begin_enrollment(services, user_id)
+        return enrollment_page(user_id, username, secret, uri, error=error)
+
+    @bp.post("/users/<int:user_id>/admin")
+    def set_admin(user_id: int) -> Any:
+        require_valid(ActionForm())
+        grant = request.form.get("grant") == "1"
+        services.users.set_admin(user_id, grant)
+        services.audit.record(Event.ADMIN_GRANTED if grant else Event.ADMIN_REVOKED)
+        return redirect(url_for("admin.users"))
+
+    @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+    def delete_user(user_id: int) -> Any:
+        username = account_name(user_id)
+        if request.method == "GET":
+            return render_template("admin/delete_user.html", user_id=user_id, username=username)
+        require_valid(ActionForm())
+        if user_id == current_account().id:
+            raise AccountError("You cannot delete your own account; ask another admin.")
+        services.users.delete(user_id)
+        services.audit.record(Event.USER_DELETED)
+        flash(f"Deleted the account {username}.")
+        return redirect(url_for("admin.users"))
+
+    @bp.route("/settings", methods=["GET", "POST"])
+    def settings() -> Any:
+        form = _settings_form(services.settings.current())
+        if request.method == "GET":
+            return render_template("admin/settings.html", form=form)
+        require_valid(form)
+        try:
+            services.settings.update(
+                InstanceSettings(
+                    organization_name=form.organization_name.data.strip(),
+                    welcome_text=form.welcome_text.data or "",
+                    response_promise=form.response_promise.data or "",
+                    allow_uploads=bool(form.allow_uploads.data),
+                    max_upload_bytes=form.max_upload_mib.data * MIB,
+                    retention_days=form.retention_days.data,
+                )
+            )
+        except InvalidSettings as exc:
+            return render_template("admin/settings.html", form=form, error=str(exc)), 400
+        services.audit.record(Event.SETTINGS_CHANGED)
+        flash("Settings saved.")
+        return redirect(url_for("admin.settings"))
+
+    @bp.get("/audit")
+    def audit() -> str:
+        page = request.args.get("page", 1, type=int)
+        return render_template("admin/audit.html", log=services.audit.page(page), number=page)
+
+    @bp.errorhandler(AccountError)
+    def account_error(exc: AccountError) -> Any:
+        return users_page(form=NewUserForm(), error=str(exc)), 400
+
+    return bp

@@ -1,0 +1,69 @@
+"""The demo instance behind `make demo`: a DEMO key pair and admin, clearly labelled."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from securedrop_lite.config import config_path, load_config
+from securedrop_lite.services import build_services
+
+DEMO_ADMIN = "demo-admin"
+DEMO_BANNER = """
+================================================================================
+ securedrop-lite DEMO instance, for trying the software only
+================================================================================
+ Source interface:   http://{bind}/
+ Ombuds interface:   http://{journalist_bind}/
+ Data directory:     {data_dir}
+ DEMO private key:   {airgap}/gnupg  (no passphrase)
+ DEMO admin login:   {airgap}/demo-admin.json  (username, passphrase, TOTP secret)
+
+ The demo's private key and admin credentials sit next to the server only so you
+ can try the whole round trip on one machine. In a real deployment the private
+ key is made and kept on the air-gapped machine (sdlite-airgap keygen) and never
+ touches the server, and each account's passphrase is handed over in person.
+ Never use this key or these credentials for real submissions.
+
+ Try it: open the source interface, get a codename, send a message and a file.
+ Log in to the ombuds interface as demo-admin; the current two-factor code is:
+   .venv/bin/python -c "import json,pyotp; print(pyotp.TOTP(json.load(open(\\
+'{airgap}/demo-admin.json'))['totp_secret']).now())"
+ Download the items as a zip, then decrypt it as the ombuds would offline:
+   .venv/bin/sdlite-airgap decrypt {data_dir}/store/<source dir> \\
+       --gnupghome {airgap}/gnupg --out {data_dir}/decrypted --no-passphrase
+ Press Ctrl-C to stop.
+================================================================================
+"""
+
+
+def make_demo_instance(data_dir: Path, initialize: Callable[[Path, Path, str], str]) -> Path:
+    """Create the demo instance in data_dir unless it exists; return its air-gap folder."""
+    from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
+
+    airgap = data_dir / "airgap-demo"
+    if config_path(data_dir).exists():
+        return airgap
+    shutil.rmtree(airgap, ignore_errors=True)  # a half-made demo from an earlier failure
+    fingerprint = generate_key(airgap / "gnupg", "DEMO Ombuds Office - NOT FOR REAL USE", "")
+    public = airgap / "demo-public-key.asc"
+    export_public_key(airgap / "gnupg", fingerprint, public)
+    stop_agent(airgap / "gnupg")
+    (airgap / "README-DEMO-ONLY.txt").write_text(
+        "This folder holds a DEMO private key with no passphrase and the DEMO admin's\n"
+        "credentials, beside the server only so the round trip can be tried on one\n"
+        "machine. Never use them for real.\n"
+    )
+    initialize(data_dir, public, "Demo Ombuds Office")
+    services = build_services(load_config(os.environ, config_path(data_dir)))
+    admin = services.users.add(DEMO_ADMIN, is_admin=True)
+    credentials = airgap / "demo-admin.json"
+    fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(dataclasses.asdict(admin), f, indent=2)
+    services.db.dispose()
+    return airgap

@@ -1,0 +1,105 @@
+"""Deletion in two steps: a tombstone hides data at once, then a purge destroys it.
+
+The purge overwrites each file before unlinking it, and SQLite's `secure_delete` zeroes
+the freed rows. Tombstones are committed before any file is touched, so a purge killed
+midway leaves only tombstones behind, and the next `sdlite purge` finishes the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from securedrop_lite.db import Database
+from securedrop_lite.models import Reply, Source, Submission
+from securedrop_lite.store import Store
+
+# Sources that never submitted anything are kept this long, then expire.
+UNUSED_SOURCE_LIFETIME = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    sources: int = 0
+    items: int = 0
+
+    def __add__(self, other: PurgeReport) -> PurgeReport:
+        return PurgeReport(self.sources + other.sources, self.items + other.items)
+
+
+class DeletionService:
+    def __init__(self, db: Database, store: Store, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+
+    def tombstone_items(self, source_id: int, file_names: list[str]) -> int:
+        """Hide the named submissions and replies of a source; return how many."""
+        hidden = 0
+        with self.db.session() as s:
+            for model in (Submission, Reply):
+                result = s.execute(
+                    update(model)
+                    .where(model.source_id == source_id, model.file_name.in_(file_names))
+                    .where(model.deleted.is_(False))
+                    .values(deleted=True)
+                )
+                hidden += result.rowcount  # type: ignore[attr-defined]
+        return hidden
+
+    def tombstone_source(self, source_id: int) -> None:
+        with self.db.session() as s:
+            s.execute(update(Source).where(Source.id == source_id).values(deleted=True))
+
+    def expire(self, older_than: timedelta | None) -> int:
+        """Tombstone sources idle longer than older_than, and unused ones; return how many."""
+        today = self.clock().date()
+        unused = Source.first_submission_on.is_(None) & (
+            Source.created_on < today - UNUSED_SOURCE_LIFETIME
+        )
+        stale = unused
+        if older_than is not None:
+            stale = stale | (Source.last_activity_on < today - older_than)
+        with self.db.session() as s:
+            result = s.execute(
+                update(Source).where(Source.deleted.is_(False), stale).values(deleted=True)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def purge(self) -> PurgeReport:
+        """Destroy everything tombstoned: files first, then their rows."""
+        return self._purge_items() + self._purge_sources()
+
+    def _purge_items(self) -> PurgeReport:
+        purged = 0
+        for model in (Submission, Reply):
+            with self.db.session() as s:
+                rows = s.execute(
+                    select(model.id, Source.store_dir, model.file_name)
+                    .join(Source, model.source_id == Source.id)
+                    .where(model.deleted.is_(True))
+                ).all()
+            for row_id, store_dir, file_name in rows:
+                self.store.delete_item(store_dir, file_name)
+                with self.db.session() as s:
+                    row = s.get(model, row_id)
+                    if row is not None:
+                        s.delete(row)
+                purged += 1
+        return PurgeReport(items=purged)
+
+    def _purge_sources(self) -> PurgeReport:
+        with self.db.session() as s:
+            doomed = s.execute(
+                select(Source.id, Source.store_dir).where(Source.deleted.is_(True))
+            ).all()
+        for source_id, store_dir in doomed:
+            self.store.delete_source_dir(store_dir)
+            with self.db.session() as s:
+                source = s.get(Source, source_id)
+                if source is not None:
+                    s.delete(source)  # its submissions and replies go with it
+        return PurgeReport(sources=len(doomed))

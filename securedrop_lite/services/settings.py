@@ -1,0 +1,85 @@
+"""Instance settings that admins edit: the config gives starting values, the database the rest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from securedrop_lite.config import MIB, Config
+from securedrop_lite.db import Database
+from securedrop_lite.models import InstanceSettingsRow
+
+_ROW_ID = 1
+# The largest upload an admin may allow: far beyond what Tor carries in a sitting.
+MAX_UPLOAD_CEILING_BYTES = 2048 * MIB
+MAX_RETENTION_DAYS = 3650
+
+
+class InvalidSettings(ValueError):
+    """A setting is out of range; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    organization_name: str
+    welcome_text: str
+    response_promise: str
+    allow_uploads: bool
+    max_upload_bytes: int
+    retention_days: int
+
+    def check(self) -> None:
+        """Raise InvalidSettings for what an admin may not set (the config file may go further)."""
+        if not 1 <= len(self.organization_name.strip()) <= 100:
+            raise InvalidSettings("The organization name must be 1 to 100 characters.")
+        if len(self.welcome_text) > 2000:
+            raise InvalidSettings("The welcome text must be at most 2,000 characters.")
+        if len(self.response_promise) > 200:
+            raise InvalidSettings("The response-time promise must be at most 200 characters.")
+        if not MIB <= self.max_upload_bytes <= MAX_UPLOAD_CEILING_BYTES:
+            raise InvalidSettings("The largest upload must be between 1 and 2,048 MiB.")
+        if not 0 <= self.retention_days <= MAX_RETENTION_DAYS:
+            raise InvalidSettings("Retention must be between 0 (keep) and 3,650 days.")
+
+    @classmethod
+    def from_config(cls, config: Config) -> InstanceSettings:
+        return cls(
+            organization_name=config.organization_name,
+            welcome_text=config.welcome_text,
+            response_promise=config.response_promise,
+            allow_uploads=config.allow_uploads,
+            max_upload_bytes=config.max_upload_bytes,
+            retention_days=config.retention_days,
+        )
+
+
+class SettingsService:
+    """Reads the current settings on every call, so every worker process agrees."""
+
+    def __init__(self, db: Database, defaults: InstanceSettings) -> None:
+        self.db = db
+        self.defaults = defaults
+
+    def current(self) -> InstanceSettings:
+        with self.db.session() as s:
+            row = s.get(InstanceSettingsRow, _ROW_ID)
+            if row is None:
+                return self.defaults
+            return InstanceSettings(
+                organization_name=row.organization_name,
+                welcome_text=row.welcome_text,
+                response_promise=row.response_promise,
+                allow_uploads=row.allow_uploads,
+                max_upload_bytes=row.max_upload_bytes,
+                retention_days=row.retention_days,
+            )
+
+    def update(self, settings: InstanceSettings) -> None:
+        """Save settings; from now on they, not the config file, are the instance's."""
+        settings.check()
+        with self.db.session() as s:
+            row = s.get(InstanceSettingsRow, _ROW_ID)
+            if row is None:
+                s.add(InstanceSettingsRow(id=_ROW_ID, **asdict(settings)))
+                return
+            for name, value in asdict(settings).items():
+                setattr(row, name, value)

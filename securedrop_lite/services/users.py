@@ -1,0 +1,224 @@
+"""Ombuds accounts: server-generated passphrases, TOTP with replay protection, throttling."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from securedrop_lite.auth import (
+    PassphraseCheck,
+    matching_step,
+    new_totp_secret,
+    provisioning_uri,
+)
+from securedrop_lite.codename import CodenameGenerator
+from securedrop_lite.db import Database
+from securedrop_lite.models import User
+
+THROTTLE_WINDOW = timedelta(minutes=1)
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+
+
+class LoginRefused(Exception):
+    """Wrong name, passphrase or code, a reused code, or too many attempts: never which."""
+
+
+class AccountError(Exception):
+    """An account change cannot be made; the message says why."""
+
+
+class CodeRejected(Exception):
+    """The code does not match the new two-factor secret."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class NewCredentials:
+    """Shown once to the new user: the passphrase and the TOTP secret are not kept in clear."""
+
+    username: str
+    passphrase: str
+    totp_secret: str
+    totp_uri: str
+    is_admin: bool
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, user.username, user.is_admin)
+
+
+class UserService:
+    def __init__(
+        self,
+        db: Database,
+        passphrases: CodenameGenerator,
+        check: PassphraseCheck,
+        clock: Callable[[], datetime],
+        attempts_per_minute: int,
+        issuer: str,
+    ) -> None:
+        self.db = db
+        self.passphrases = passphrases
+        self.check = check
+        self.clock = clock
+        self.attempts_per_minute = attempts_per_minute
+        self.issuer = issuer
+
+    def add(self, username: str, is_admin: bool = False) -> NewCredentials:
+        """Create an account with a generated passphrase and TOTP secret."""
+        username = username.strip().lower()
+        if not USERNAME_PATTERN.fullmatch(username):
+            raise AccountError(
+                "A username is 2 to 32 characters: lowercase letters, digits, '.', '_' or '-'."
+            )
+        passphrase = self.passphrases.generate()
+        secret = new_totp_secret()
+        user = User(
+            username=username,
+            passphrase_hash=self.check.hash(passphrase),
+            totp_secret=secret,
+            is_admin=is_admin,
+            created_on=self.clock().date(),
+        )
+        try:
+            with self.db.session() as s:
+                s.add(user)
+        except IntegrityError as exc:
+            raise AccountError(f"There is already a user named {username}.") from exc
+        uri = provisioning_uri(secret, username, self.issuer)
+        return NewCredentials(username, passphrase, secret, uri, is_admin)
+
+    def authenticate(self, username: str, passphrase: str, code: str) -> Account:
+        """Return the account if all is right, or raise LoginRefused."""
+        now = self.clock()
+        with self.db.session() as s:
+            user = s.scalars(
+                select(User).where(User.username == username.strip().lower()[:64])
+            ).one_or_none()
+        if user is None:
+            self.check.verify(None, passphrase)  # the same cost as a known name
+            raise LoginRefused
+        if self._throttled(user, now):
+            raise LoginRefused
+        step = matching_step(user.totp_secret, code, now)
+        if not self.check.verify(user.passphrase_hash, passphrase) or step is None:
+            self._count_failure(user.id, now)
+            raise LoginRefused
+        with self.db.session() as s:
+            # Compare-and-set: a code is accepted once, even when two logins race with it.
+            result = s.execute(
+                update(User)
+                .where(User.id == user.id, User.last_totp_step < step)
+                .values(last_totp_step=step, failed_logins=0, failure_window_start=None)
+            )
+            accepted = result.rowcount == 1  # type: ignore[attr-defined]
+            if accepted and self.check.needs_rehash(user.passphrase_hash):
+                user_row = self._user(s, user.id)
+                user_row.passphrase_hash = self.check.hash(passphrase)
+        if not accepted:
+            self._count_failure(user.id, now)
+            raise LoginRefused
+        return _account(user)
+
+    def _throttled(self, user: User, now: datetime) -> bool:
+        start = user.failure_window_start
+        if start is None:
+            return False
+        if start.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
+            start = start.replace(tzinfo=now.tzinfo)
+        return now - start < THROTTLE_WINDOW and user.failed_logins >= self.attempts_per_minute
+
+    def _count_failure(self, user_id: int, now: datetime) -> None:
+        """Add a failure to the account's window, in one statement that workers cannot race."""
+        window_over = (User.failure_window_start.is_(None)) | (
+            User.failure_window_start <= now - THROTTLE_WINDOW
+        )
+        with self.db.session() as s:
+            s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(
+                    failed_logins=case((window_over, 1), else_=User.failed_logins + 1),
+                    failure_window_start=case((window_over, now), else_=User.failure_window_start),
+                )
+            )
+
+    def get(self, user_id: int) -> Account | None:
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            return None if user is None else _account(user)
+
+    def list(self) -> list[Account]:
+        with self.db.session() as s:
+            return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def reset_passphrase(self, user_id: int) -> str:
+        """Give the account a new generated passphrase and return it, to be shown once."""
+        passphrase = self.passphrases.generate()
+        with self.db.session() as s:
+            user = self._user(s, user_id)
+            user.passphrase_hash = self.check.hash(passphrase)
+        return passphrase
+
+    def new_totp(self, user_id: int) -> tuple[str, str]:
+        """Draw a new secret and its URI; nothing is saved until confirm_totp proves it."""
+        account = self.get(user_id)
+        if account is None:
+            raise AccountError("There is no such user.")
+        secret = new_totp_secret()
+        return secret, provisioning_uri(secret, account.username, self.issuer)
+
+    def totp_uri(self, user_id: int, secret: str) -> str:
+        account = self.get(user_id)
+        if account is None:
+            raise AccountError("There is no such user.")
+        return provisioning_uri(secret, account.username, self.issuer)
+
+    def confirm_totp(self, user_id: int, secret: str, code: str) -> None:
+        """Replace the account's TOTP secret with one that the code proves is enrolled."""
+        step = matching_step(secret, code, self.clock())
+        if step is None:
+            raise CodeRejected
+        with self.db.session() as s:
+            user = self._user(s, user_id)
+            user.totp_secret = secret
+            user.last_totp_step = step  # the code that proved it cannot also log in
+
+    def set_admin(self, user_id: int, is_admin: bool) -> None:
+        with self.db.session() as s:
+            user = self._user(s, user_id)
+            if not is_admin and user.is_admin:
+                self._keep_one_admin(s)
+            user.is_admin = is_admin
+
+    def delete(self, user_id: int) -> None:
+        with self.db.session() as s:
+            user = self._user(s, user_id)
+            if user.is_admin:
+                self._keep_one_admin(s)
+            s.delete(user)
+
+    @staticmethod
+    def _keep_one_admin(s: Session) -> None:
+        admins = s.scalar(select(func.count()).select_from(User).where(User.is_admin)) or 0
+        if admins <= 1:
+            raise AccountError("The instance must keep at least one admin.")
+
+    @staticmethod
+    def _user(s: Session, user_id: int) -> User:
+        user = s.get(User, user_id)
+        if user is None:
+            raise AccountError("There is no such user.")
+        return user
