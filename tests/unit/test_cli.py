@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import stat
 import json
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -111,7 +111,8 @@ def test_demo_sets_up_and_serves_a_working_instance(tmp_path: Path) -> None:
         source.signup()
         assert source.submit("hello from the demo").status_code == 302
         ombuds = _wait_for(f"http://127.0.0.1:{ombuds_port}/login")
-        assert ombuds.status_code == 200 and "Two-factor code" in ombuds.text
+        assert ombuds.status_code == 200
+        assert "Two-factor code" in ombuds.text
     finally:
         demo.terminate()
         demo.wait(timeout=15)
@@ -121,7 +122,8 @@ def test_demo_sets_up_and_serves_a_working_instance(tmp_path: Path) -> None:
     airgap = tmp_path / "demo" / "airgap-demo"
     assert (airgap / "README-DEMO-ONLY.txt").exists()
     admin = json.loads((airgap / "demo-admin.json").read_text())
-    assert admin["username"] == "demo-admin" and admin["is_admin"] is True
+    assert admin["username"] == "demo-admin"
+    assert admin["is_admin"] is True
     assert (airgap / "demo-admin.json").stat().st_mode & 0o777 == 0o600
     out_dir = tmp_path / "decrypted"
     (store_dir,) = [
