@@ -19,10 +19,13 @@ from typing import Any
 import pytest
 import requests
 
+from journalist_interface import create_app as create_journalist_app
 from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
+from securedrop_lite.auth import totp_code
 from securedrop_lite.cli import initialize
 from securedrop_lite.config import Config, config_path, load_config
 from securedrop_lite.services import Services, build_services
+from securedrop_lite.services.users import NewCredentials
 from source_interface import create_app
 
 VENV_BIN = Path(sys.executable).parent
@@ -183,18 +186,20 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_live_server(data_dir: Path, work: Path, env: dict[str, str] | None = None) -> LiveServer:
-    """Start `sdlite serve source` with its own TMPDIR, and wait until it answers."""
+def start_live_server(
+    data_dir: Path, work: Path, env: dict[str, str] | None = None, app: str = "source"
+) -> LiveServer:
+    """Start `sdlite serve APP` with its own TMPDIR, and wait until it answers."""
     if shutil.which("gpg") is None:
         raise RuntimeError("gpg is missing: install Debian's gnupg (make test does)")
     port = free_port()
-    temp_dir = work / "server-tmp"
+    temp_dir = work / f"{app}-server-tmp"
     temp_dir.mkdir(exist_ok=True)
-    log_path = work / "server.log"
+    log_path = work / f"{app}-server.log"
     child_env = {**os.environ, "TMPDIR": str(temp_dir), **(env or {})}
     with log_path.open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [str(VENV_BIN / "sdlite"), "serve", "source", "--data-dir", str(data_dir),
+            [str(VENV_BIN / "sdlite"), "serve", app, "--data-dir", str(data_dir),
              "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
             stdout=log, stderr=subprocess.STDOUT, env=child_env,
         )  # fmt: skip
@@ -204,7 +209,7 @@ def start_live_server(data_dir: Path, work: Path, env: dict[str, str] | None = N
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')}")
         try:
-            requests.get(url + "/robots.txt", timeout=1)
+            requests.get(url + "/static/none", timeout=1)
             return LiveServer(url, data_dir, temp_dir, log_path, process)
         except requests.ConnectionError:
             time.sleep(0.1)
@@ -269,3 +274,48 @@ class HttpSource:
             allow_redirects=False,
             timeout=600,
         )
+
+
+@pytest.fixture
+def journalist_app(config: Config, services: Services) -> Any:
+    application = create_journalist_app(config, services)
+    application.config["TESTING"] = True
+    return application
+
+
+@dataclass
+class OmbudsActions:
+    """Drives the ombuds interface through the Flask test client, on the frozen clock."""
+
+    client: Any
+    clock: FrozenClock
+
+    def csrf(self, path: str = "/") -> str:
+        return csrf_token(self.client.get(path).get_data(as_text=True))
+
+    def login(self, credentials: NewCredentials, code: str | None = None, **overrides: str) -> Any:
+        page = self.client.get("/login").get_data(as_text=True)
+        data = {
+            "csrf_token": csrf_token(page),
+            "username": credentials.username,
+            "passphrase": credentials.passphrase,
+            "token": code or totp_code(credentials.totp_secret, self.clock()),
+            **overrides,
+        }
+        return self.client.post("/login", data=data)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, page: str = "/") -> Any:
+        return self.client.post(path, data={"csrf_token": self.csrf(page), **(data or {})})
+
+
+@pytest.fixture
+def admin_credentials(services: Services) -> NewCredentials:
+    return services.users.add("alice", is_admin=True)
+
+
+@pytest.fixture
+def ombuds(journalist_app: Any, clock: FrozenClock, admin_credentials: NewCredentials) -> Any:
+    """An admin logged in to the ombuds interface."""
+    actions = OmbudsActions(journalist_app.test_client(), clock)
+    assert actions.login(admin_credentials).status_code == 302
+    return actions
