@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -80,7 +81,7 @@ class Submission(Base):
     number: Mapped[int]
     kind: Mapped[str] = mapped_column(String(8))  # "msg" or "doc"
     file_name: Mapped[str] = mapped_column(String(128))
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)
     created_on: Mapped[date]
     seen: Mapped[bool] = mapped_column(default=False)
     deleted: Mapped[bool] = mapped_column(default=False)
@@ -99,7 +100,7 @@ class Reply(Base):
     number: Mapped[int]
     # The copy the ombuds decrypts on the air-gapped machine.
     file_name: Mapped[str] = mapped_column(String(128))
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)
     # The copy the source reads after logging in, sealed to their X25519 key.
     source_box: Mapped[bytes] = mapped_column(LargeBinary)
     created_on: Mapped[date]
@@ -133,11 +134,21 @@ class User(Base):
     # The time step of the last accepted code: a code for it or an earlier step is refused.
     last_totp_step: Mapped[int] = mapped_column(default=0)
     is_admin: Mapped[bool] = mapped_column(default=False)
-    # Failed logins in the current throttle window. Ombuds accounts, not sources: exact
-    # times are needed here, and they say nothing about who wrote in.
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    failure_window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_on: Mapped[date]
+
+
+class LoginAttempt(Base):
+    """A login attempt not yet followed by a success: what throttling counts.
+
+    About ombuds accounts, not sources: exact times are needed here, and they say
+    nothing about who wrote in. A successful login deletes the account's rows.
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):
@@ -160,5 +171,5 @@ class InstanceSettingsRow(Base):
     welcome_text: Mapped[str] = mapped_column(Text)
     response_promise: Mapped[str] = mapped_column(String(200))
     allow_uploads: Mapped[bool]
-    max_upload_bytes: Mapped[int]
+    max_upload_bytes: Mapped[int] = mapped_column(BigInteger)
     retention_days: Mapped[int]

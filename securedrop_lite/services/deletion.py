@@ -62,7 +62,14 @@ class DeletionService:
         )
         stale = unused
         if older_than is not None:
-            stale = stale | (Source.last_activity_on < today - older_than)
+            cutoff = today - older_than
+            # A recent reply counts as activity: its source should get to read it.
+            recent_reply = (
+                select(Reply.id)
+                .where(Reply.source_id == Source.id, Reply.created_on >= cutoff)
+                .exists()
+            )
+            stale = stale | ((Source.last_activity_on < cutoff) & ~recent_reply)
         with self.db.session() as s:
             result = s.execute(
                 update(Source).where(Source.deleted.is_(False), stale).values(deleted=True)

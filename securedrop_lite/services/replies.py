@@ -74,13 +74,17 @@ class ReplyService:
         committed: str | None = None
         try:
             with self.db.session() as s:
-                source = s.scalars(select(Source).where(Source.store_dir == ref)).one()
+                # Reserve the number first: the UPDATE skips a tombstoned source, and holds
+                # the row until commit, so a deletion cannot start purging in between.
                 number = s.execute(
                     update(Source)
-                    .where(Source.id == source.id)
+                    .where(Source.store_dir == ref, Source.deleted.is_(False))
                     .values(item_counter=Source.item_counter + 1)
                     .returning(Source.item_counter)
-                ).scalar_one()
+                ).scalar_one_or_none()
+                if number is None:
+                    raise NoSuchSource
+                source = s.scalars(select(Source).where(Source.store_dir == ref)).one()
                 file_name = f"{number}-{designation_slug(source.designation)}-reply.gpg"
                 size = self.store.commit(staged, ref, file_name)
                 committed = file_name

@@ -29,7 +29,7 @@ class InstanceSettings:
 
     def check(self) -> None:
         """Raise InvalidSettings for what an admin may not set (the config file may go further)."""
-        if not 1 <= len(self.organization_name.strip()) <= 100:
+        if not self.organization_name.strip() or len(self.organization_name) > 100:
             raise InvalidSettings("The organization name must be 1 to 100 characters.")
         if len(self.welcome_text) > 2000:
             raise InvalidSettings("The welcome text must be at most 2,000 characters.")

@@ -172,13 +172,16 @@ class SubmissionService:
                 source = find_source(s, identity.lookup_id)
                 if source is None:
                     raise UnknownSource
-                # One UPDATE reserves the item numbers; concurrent submits serialize on it.
+                # One UPDATE reserves the item numbers; concurrent submits serialize on it,
+                # and it skips a source tombstoned since the lookup (its purge may be running).
                 last = s.execute(
                     update(Source)
-                    .where(Source.id == source.id)
+                    .where(Source.id == source.id, Source.deleted.is_(False))
                     .values(item_counter=Source.item_counter + len(staged))
                     .returning(Source.item_counter)
-                ).scalar_one()
+                ).scalar_one_or_none()
+                if last is None:
+                    raise UnknownSource
                 today = self.clock().date()
                 slug = designation_slug(source.designation)
                 for offset, (kind, item) in enumerate(staged):

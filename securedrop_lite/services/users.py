@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from securedrop_lite.auth import (
 )
 from securedrop_lite.codename import CodenameGenerator
 from securedrop_lite.db import Database
-from securedrop_lite.models import User
+from securedrop_lite.models import LoginAttempt, User
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
@@ -110,50 +110,52 @@ class UserService:
         if user is None:
             self.check.verify(None, passphrase)  # the same cost as a known name
             raise LoginRefused
-        if self._throttled(user, now):
+        if not self._admit_attempt(user.id, now):
+            self.check.verify(None, passphrase)  # throttled costs the same: it reveals nothing
             raise LoginRefused
         step = matching_step(user.totp_secret, code, now)
         if not self.check.verify(user.passphrase_hash, passphrase) or step is None:
-            self._count_failure(user.id, now)
             raise LoginRefused
         with self.db.session() as s:
             # Compare-and-set: a code is accepted once, even when two logins race with it.
             result = s.execute(
                 update(User)
                 .where(User.id == user.id, User.last_totp_step < step)
-                .values(last_totp_step=step, failed_logins=0, failure_window_start=None)
+                .values(last_totp_step=step)
             )
             accepted = result.rowcount == 1  # type: ignore[attr-defined]
-            if accepted and self.check.needs_rehash(user.passphrase_hash):
-                user_row = self._user(s, user.id)
-                user_row.passphrase_hash = self.check.hash(passphrase)
+            if accepted:
+                s.execute(delete(LoginAttempt).where(LoginAttempt.user_id == user.id))
+                if self.check.needs_rehash(user.passphrase_hash):
+                    self._user(s, user.id).passphrase_hash = self.check.hash(passphrase)
         if not accepted:
-            self._count_failure(user.id, now)
-            raise LoginRefused
+            raise LoginRefused  # a reused code: the attempt stays counted
         return _account(user)
 
-    def _throttled(self, user: User, now: datetime) -> bool:
-        start = user.failure_window_start
-        if start is None:
-            return False
-        if start.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
-            start = start.replace(tzinfo=now.tzinfo)
-        return now - start < THROTTLE_WINDOW and user.failed_logins >= self.attempts_per_minute
+    def _admit_attempt(self, user_id: int, now: datetime) -> bool:
+        """Record this attempt if the last sixty seconds hold fewer than the limit.
 
-    def _count_failure(self, user_id: int, now: datetime) -> None:
-        """Add a failure to the account's window, in one statement that workers cannot race."""
-        window_over = (User.failure_window_start.is_(None)) | (
-            User.failure_window_start <= now - THROTTLE_WINDOW
-        )
+        The attempt is counted before the passphrase is checked, so parallel guesses
+        cannot slip past the limit while earlier ones are being verified. Refused
+        attempts are not recorded: hammering does not lock the owner out for longer.
+        """
         with self.db.session() as s:
+            # Serialize attempts on one account (a row lock on PostgreSQL; SQLite
+            # serializes writers anyway, from the DELETE on).
+            s.execute(select(User.id).where(User.id == user_id).with_for_update())
             s.execute(
-                update(User)
-                .where(User.id == user_id)
-                .values(
-                    failed_logins=case((window_over, 1), else_=User.failed_logins + 1),
-                    failure_window_start=case((window_over, now), else_=User.failure_window_start),
+                delete(LoginAttempt).where(
+                    LoginAttempt.user_id == user_id,
+                    LoginAttempt.attempted_at <= now - THROTTLE_WINDOW,
                 )
             )
+            recent = s.scalar(
+                select(func.count(LoginAttempt.id)).where(LoginAttempt.user_id == user_id)
+            )
+            if (recent or 0) >= self.attempts_per_minute:
+                return False
+            s.add(LoginAttempt(user_id=user_id, attempted_at=now))
+        return True
 
     def get(self, user_id: int) -> Account | None:
         with self.db.session() as s:
@@ -212,8 +214,9 @@ class UserService:
 
     @staticmethod
     def _keep_one_admin(s: Session) -> None:
-        admins = s.scalar(select(func.count()).select_from(User).where(User.is_admin)) or 0
-        if admins <= 1:
+        # FOR UPDATE (on PostgreSQL): two admins demoting each other cannot both succeed.
+        admins = s.scalars(select(User.id).where(User.is_admin).with_for_update()).all()
+        if len(admins) <= 1:
             raise AccountError("The instance must keep at least one admin.")
 
     @staticmethod
