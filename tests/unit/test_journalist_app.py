@@ -20,6 +20,7 @@ from securedrop_lite.services import Services
 from securedrop_lite.services.users import NewCredentials
 from securedrop_lite.web.headers import SECURITY_HEADERS
 from tests.conftest import FrozenClock, KeyPair, OmbudsActions, SourceActions, csrf_token
+from tests.unit.test_inbox import _insert_sources, _statements_for
 
 SAMPLE_ARGS = {"ref": "0" * 32, "file_name": "1-brave-otter-msg.gpg", "user_id": 1}
 
@@ -176,6 +177,19 @@ def test_inbox_lists_sources_with_unread_counts_and_the_awaiting_marker(
     assert designation in page
     assert "<td>2</td>" in page
     assert "awaiting first reply · 3 day(s)" in page
+
+
+def test_inbox_page_issues_the_same_number_of_sql_queries_for_10_and_1000_sources(
+    ombuds: OmbudsActions, services: Services
+) -> None:
+    _insert_sources(services, 1, 10)
+    for_ten = _statements_for(services, lambda: ombuds.client.get("/"))
+    _insert_sources(services, 11, 990)
+    pages: list[Any] = []
+    for_thousand = _statements_for(services, lambda: pages.append(ombuds.client.get("/")))
+    assert len(for_thousand) == len(for_ten)
+    assert pages[0].status_code == 200
+    assert "Page 1 of 20" in pages[0].get_data(as_text=True)
 
 
 def test_starred_sources_come_first(ombuds: OmbudsActions, client: Any, services: Services) -> None:
