@@ -50,10 +50,11 @@ test: venv $(STAMPS)/system-test
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy securedrop_lite source_interface
+	$(BIN)/mypy securedrop_lite source_interface journalist_interface
 
 bench: venv
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.ombuds
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

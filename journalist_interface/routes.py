@@ -9,7 +9,6 @@ from werkzeug.exceptions import BadRequest
 
 from journalist_interface.access import require_valid
 from journalist_interface.forms import ActionForm, ReplyForm
-from securedrop_lite.codename import designation_slug
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.inbox import Selection
@@ -68,7 +67,8 @@ def make_blueprint(services: Services) -> Blueprint:
                 return redirect(url_for("main.col", ref=ref))
             entries = services.inbox.entries(ref, selection, chosen)
             services.audit.record(Event.DOWNLOAD)
-            name = f"{designation_slug(services.inbox.source(ref).designation)}.zip"
+            # Members are "<designation>/<file>": the folder names the archive.
+            name = f"{entries[0].arcname.split('/')[0]}.zip" if entries else "empty.zip"
             return _download(stream_zip(entries), zip_size(entries), "application/zip", name)
         if action == "mark-seen":
             services.inbox.mark_seen(ref, chosen)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime
 import struct
-import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO
+
+# ISA-L's CRC-32 (carry-less multiply) runs about four times as fast as zlib's here, and
+# the CRC is most of the CPU a zip download costs. Same polynomial, same results.
+from isal.isal_zlib import crc32
 
 # A 32-bit field holding 0xFFFFFFFF means "read the Zip64 field instead", so that value
 # itself already needs Zip64 (APPNOTE 4.4.1.4).
@@ -57,12 +60,6 @@ def _check_arcname(arcname: str) -> None:
         raise ValueError(f"unsafe archive name: {arcname!r}")
     if len(arcname.encode("utf-8")) > _LIMIT_16:
         raise ValueError("archive name too long")
-
-
-class _ReadsInto(Protocol):
-    """What _file_chunks needs of a file: reading into a caller's buffer."""
-
-    def readinto(self, buffer: bytearray, /) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -167,38 +164,36 @@ def stream_zip(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     members, cd_offset = _layout(entries, force_zip64)
-    return _stream(members, cd_offset, bytearray(chunk_size), force_zip64)
+    return _stream(members, cd_offset, chunk_size, force_zip64)
 
 
 def _stream(
-    members: list[_Member], cd_offset: int, buffer: bytearray, force_zip64: bool
+    members: list[_Member], cd_offset: int, chunk_size: int, force_zip64: bool
 ) -> Iterator[bytes]:
     """Yield each member's header, data and descriptor, then the central directory."""
     central: list[bytes] = []
     for member in members:
         yield _local_header(member)
-        crc = yield from _file_chunks(member.entry, buffer)
+        crc = yield from _file_chunks(member.entry, chunk_size)
         yield _descriptor(member, crc)
         central.append(_central_record(member, crc))
     directory = b"".join(central)
     yield directory + _end_records(len(members), cd_offset, len(directory), force_zip64)
 
 
-def _file_chunks(entry: ZipEntry, buffer: bytearray) -> Generator[bytes, None, int]:
-    """Yield the entry's bytes as read into buffer, check their count, and return their CRC-32."""
-    view = memoryview(buffer)
+def _file_chunks(entry: ZipEntry, chunk_size: int) -> Generator[bytes, None, int]:
+    """Yield the entry's bytes, check their count, and return their CRC-32."""
     crc = 0
     copied = 0
     with entry.open() as file:
-        # typing.BinaryIO omits readinto, which every binary file object has (BufferedReader,
-        # BytesIO, FileIO); calling it keeps one buffer for the whole archive.
-        reader = cast(_ReadsInto, file)
-        while count := reader.readinto(buffer):
-            copied += count
+        # One copy per chunk: a large read of a buffered file goes straight into the new
+        # bytes object, which WSGI can send as it is.
+        while chunk := file.read(chunk_size):
+            copied += len(chunk)
             if copied > entry.size:
                 raise ZipSizeMismatch(f"{entry.arcname!r} holds more than {entry.size} bytes")
-            crc = zlib.crc32(view[:count], crc)
-            yield bytes(view[:count])  # a copy: WSGI needs bytes, and the buffer is reused
+            crc = crc32(chunk, crc)
+            yield chunk
     if copied != entry.size:
         raise ZipSizeMismatch(f"{entry.arcname!r} holds {copied} bytes, not {entry.size}")
     return crc
