@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
 import segno
-from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
-from journalist_interface.forms import ActionForm, CodeForm, LoginForm
+from journalist_interface.forms import ActionForm, CodeForm, LoginForm, ReauthForm
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
@@ -21,6 +32,8 @@ from securedrop_lite.web.session import SealedSession
 
 # The only views that answer without a login (SecureDrop's _insecure_views).
 INSECURE_VIEWS = frozenset({"static", "account.login"})
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+REAUTH_REFUSED = "Your passphrase or two-factor code was not accepted. Nothing was changed."
 LOGIN_REFUSED = "Login failed. Check your username, passphrase and two-factor code, and try again."
 
 
@@ -62,13 +75,21 @@ def qr_svg(uri: str) -> Markup:
 
 
 def _account_in_session(services: Services, now: datetime, idle: Any) -> Account | None:
-    user_id = session.get("user_id")
+    user_id, epoch = session.get("user_id"), session.get("epoch")
     last_seen = session.get("last_seen")
-    if not isinstance(user_id, int) or not isinstance(last_seen, str):
+    if not (isinstance(user_id, int) and isinstance(epoch, str) and isinstance(last_seen, str)):
         return None
     if now - datetime.fromisoformat(last_seen) > idle:
         return None
-    return services.users.get(user_id)  # None at once when the account is deleted
+    # None at once when the account is deleted, or its credentials or role changed.
+    return services.users.for_session(user_id, epoch)
+
+
+def keep_session_after_own_change(services: Services, user_id: int) -> None:
+    """After changing one's own credentials, keep this session and end only the others."""
+    account = services.users.get(user_id)
+    if account is not None and user_id == current_account().id:
+        session["epoch"] = account.session_epoch
 
 
 def install(app: Flask, config: Config, services: Services) -> None:
@@ -78,14 +99,17 @@ def install(app: Flask, config: Config, services: Services) -> None:
         account = _account_in_session(services, now, config.ombuds_idle_timeout)
         if account is None:
             if "user_id" in session:
-                sealed().end()
+                # Cleared, not ended: the login form rendered now keeps a valid CSRF token.
+                session.clear()
                 if request.endpoint not in INSECURE_VIEWS:
                     return redirect(url_for("account.login", ended=1))
             if request.endpoint in INSECURE_VIEWS:
                 return None
             return redirect(url_for("account.login"))
         g.account = account
-        session["last_seen"] = now.isoformat()
+        # Refreshed once a minute, not on every request: each refresh is a database write.
+        if now - datetime.fromisoformat(session["last_seen"]) >= LAST_SEEN_RESOLUTION:
+            session["last_seen"] = now.isoformat()
         return None
 
     @app.context_processor
@@ -119,6 +143,7 @@ def confirm_enrollment(services: Services, user_id: int) -> str | None:
     except CodeRejected:
         return "That code does not match the new secret. Check the app's clock and try again."
     session.pop("pending_totp")
+    keep_session_after_own_change(services, user_id)
     services.audit.record(Event.TWO_FACTOR_RESET)
     return None
 
@@ -155,6 +180,7 @@ def make_account_blueprint(services: Services) -> Blueprint:
         sealed().regenerate()  # a new session id at login: no fixation
         session.clear()
         session["user_id"] = account.id
+        session["epoch"] = account.session_epoch
         session["last_seen"] = services.clock().isoformat()
         return redirect(url_for("main.inbox"))
 
@@ -164,28 +190,56 @@ def make_account_blueprint(services: Services) -> Blueprint:
         sealed().end()
         return redirect(url_for("account.login"))
 
+    def account_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+        return render_template("account.html", form=ReauthForm(), error=error), status
+
+    def reauthenticated() -> bool:
+        """Check the passphrase and a fresh code again: a session alone changes nothing."""
+        form = ReauthForm()
+        require_valid(form)
+        try:
+            services.users.reauthenticate(
+                current_account().id, form.passphrase.data, form.token.data
+            )
+        except LoginRefused:
+            services.audit.record(Event.LOGIN_FAILED)
+            return False
+        return True
+
     @bp.get("/account")
-    def account() -> str:
-        return render_template("account.html")
+    def account() -> Any:
+        return account_page()
 
     @bp.post("/account/passphrase")
-    def new_passphrase() -> str:
-        require_valid(ActionForm())
+    def new_passphrase() -> Any:
+        if not reauthenticated():
+            return account_page(REAUTH_REFUSED, 401)
         me = current_account()
         passphrase = services.users.reset_passphrase(me.id)
+        keep_session_after_own_change(services, me.id)
         services.audit.record(Event.PASSPHRASE_RESET)
         return render_template("passphrase.html", username=me.username, passphrase=passphrase)
+
+    @bp.post("/account/2fa/start")
+    def start_two_factor() -> Any:
+        if not reauthenticated():
+            return account_page(REAUTH_REFUSED, 401)
+        session.pop("pending_totp", None)
+        begin_enrollment(services, current_account().id)
+        return redirect(url_for("account.two_factor"))
 
     @bp.route("/account/2fa", methods=["GET", "POST"])
     def two_factor() -> Any:
         me = current_account()
+        pending = session.get("pending_totp")
+        if not isinstance(pending, dict) or pending.get("user_id") != me.id:
+            return redirect(url_for("account.account"))  # prove who you are first
         error = None
         if request.method == "POST":
             error = confirm_enrollment(services, me.id)
             if error is None:
-                return render_template(
-                    "account.html", notice="Your new two-factor secret is saved."
-                )
+                flash("Your new two-factor secret is saved. Your other sessions have ended.")
+                return redirect(url_for("account.account"))
         secret, uri = begin_enrollment(services, me.id)
         return enrollment_page(me.id, me.username, secret, uri, error=error)
 

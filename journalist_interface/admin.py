@@ -12,6 +12,7 @@ from journalist_interface.access import (
     confirm_enrollment,
     current_account,
     enrollment_page,
+    keep_session_after_own_change,
     qr_svg,
     require_valid,
 )
@@ -63,15 +64,16 @@ def make_admin_blueprint(services: Services) -> Blueprint:
         services.audit.record(Event.USER_ADDED)
         return render_template("admin/new_user.html", new=new, qr=qr_svg(new.totp_uri))
 
-    @bp.post("/users/<int:user_id>/passphrase")
+    @bp.post("/users/<int(max=2147483647):user_id>/passphrase")
     def reset_passphrase(user_id: int) -> str:
         require_valid(ActionForm())
         username = account_name(user_id)
         passphrase = services.users.reset_passphrase(user_id)
+        keep_session_after_own_change(services, user_id)
         services.audit.record(Event.PASSPHRASE_RESET)
         return render_template("passphrase.html", username=username, passphrase=passphrase)
 
-    @bp.route("/users/<int:user_id>/2fa", methods=["GET", "POST"])
+    @bp.route("/users/<int(max=2147483647):user_id>/2fa", methods=["GET", "POST"])
     def reset_two_factor(user_id: int) -> Any:
         username = account_name(user_id)
         error = None
@@ -83,15 +85,16 @@ def make_admin_blueprint(services: Services) -> Blueprint:
         secret, uri = begin_enrollment(services, user_id)
         return enrollment_page(user_id, username, secret, uri, error=error)
 
-    @bp.post("/users/<int:user_id>/admin")
+    @bp.post("/users/<int(max=2147483647):user_id>/admin")
     def set_admin(user_id: int) -> Any:
         require_valid(ActionForm())
         grant = request.form.get("grant") == "1"
         services.users.set_admin(user_id, grant)
+        keep_session_after_own_change(services, user_id)
         services.audit.record(Event.ADMIN_GRANTED if grant else Event.ADMIN_REVOKED)
         return redirect(url_for("admin.users"))
 
-    @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+    @bp.route("/users/<int(max=2147483647):user_id>/delete", methods=["GET", "POST"])
     def delete_user(user_id: int) -> Any:
         username = account_name(user_id)
         if request.method == "GET":

@@ -13,6 +13,13 @@ class LoginForm(FlaskForm):
     token = StringField("Two-factor code", validators=[InputRequired(), Length(max=16)])
 
 
+class ReauthForm(FlaskForm):
+    """The current passphrase and a fresh code, asked again before credentials change."""
+
+    passphrase = PasswordField("Current passphrase", validators=[InputRequired(), Length(max=256)])
+    token = StringField("Current two-factor code", validators=[InputRequired(), Length(max=16)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: it carries only the CSRF token."""
 

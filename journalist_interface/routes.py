@@ -51,9 +51,13 @@ def make_blueprint(services: Services) -> Blueprint:
 
     @bp.get("/col/<ref>/<file_name>")
     def download_item(ref: str, file_name: str) -> Response:
-        entry = services.inbox.item(ref, file_name)
+        opened = services.inbox.item(ref, file_name)
         services.audit.record(Event.DOWNLOAD)
-        return _download(_file_chunks(entry.open()), entry.size, PGP_MIMETYPE, file_name)
+        response = _download(
+            _file_chunks(opened[0].open()), opened[0].size, PGP_MIMETYPE, file_name
+        )
+        response.call_on_close(opened.close)
+        return response
 
     @bp.post("/col/<ref>/items")
     def items(ref: str) -> Any:
@@ -69,7 +73,9 @@ def make_blueprint(services: Services) -> Blueprint:
             services.audit.record(Event.DOWNLOAD)
             # Members are "<designation>/<file>": the folder names the archive.
             name = f"{entries[0].arcname.split('/')[0]}.zip" if entries else "empty.zip"
-            return _download(stream_zip(entries), zip_size(entries), "application/zip", name)
+            response = _download(stream_zip(entries), zip_size(entries), "application/zip", name)
+            response.call_on_close(entries.close)  # files a cut-off download never reached
+            return response
         if action == "mark-seen":
             services.inbox.mark_seen(ref, chosen)
         elif action == "delete":
@@ -104,7 +110,7 @@ def make_blueprint(services: Services) -> Blueprint:
         ref = request.form.get("source", "")
         require_valid(form)
         try:
-            services.replies.reply(ref, form.message.data)
+            services.replies.reply(ref, form.message.data or "")
         except ReplyRefused as exc:
             view = services.inbox.source(ref)
             return render_template("col.html", source=view, reply_form=form, error=str(exc)), 400

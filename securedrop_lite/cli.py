@@ -159,6 +159,9 @@ def _purge(args: argparse.Namespace) -> int:
         f"Expired {expired} source(s); destroyed {report.sources} source(s) and "
         f"{report.items} separate item(s)."
     )
+    if report.failed:
+        print(f"{report.failed} could not be destroyed yet; run sdlite purge again later.")
+        return 1
     return 0
 
 

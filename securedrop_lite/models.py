@@ -125,6 +125,8 @@ class User(Base):
     """An ombuds or admin account: a generated passphrase and a TOTP secret."""
 
     __tablename__ = "users"
+    # Ids are never reused: a deleted account's id must not name a newer account.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads it once
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -134,20 +136,24 @@ class User(Base):
     # The time step of the last accepted code: a code for it or an earlier step is refused.
     last_totp_step: Mapped[int] = mapped_column(default=0)
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # Random; replaced when the passphrase, the TOTP secret or the role changes, which
+    # ends every session made before (sessions carry the epoch they were made under).
+    session_epoch: Mapped[str] = mapped_column(String(32))
     created_on: Mapped[date]
 
 
 class LoginAttempt(Base):
-    """A login attempt not yet followed by a success: what throttling counts.
+    """A recent ombuds login attempt, under the name typed: what throttling counts.
 
-    About ombuds accounts, not sources: exact times are needed here, and they say
-    nothing about who wrote in. A successful login deletes the account's rows.
+    About ombuds logins, not sources: exact times are needed here, and they say nothing
+    about who wrote in. Rows older than a minute, and a name's rows at its successful
+    login, are deleted.
     """
 
     __tablename__ = "login_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -124,6 +125,9 @@ class Store:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise StoreError("not a regular file")
+        # A shared lock for as long as it is read: a purge skips the file meanwhile instead
+        # of overwriting it under a download.
+        fcntl.flock(fd, fcntl.LOCK_SH)
         return os.fdopen(fd, "rb")
 
     def item_names(self, source_dir: str) -> list[str]:
@@ -138,6 +142,7 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             self._overwrite(path)
             path.unlink()
+            set_times_to_day(self.clock(), path.parent, self.root)
 
     def delete_source_dir(self, source_dir: str) -> None:
         directory = self.path_for(source_dir)
@@ -153,6 +158,10 @@ class Store:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise StoreError("not a regular file")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise StoreError("the file is being downloaded; try again later") from exc
             remaining = os.fstat(fd).st_size
             while remaining > 0:
                 chunk = min(remaining, _OVERWRITE_CHUNK)

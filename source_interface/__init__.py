@@ -58,7 +58,8 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     def load_settings() -> None:
         # Admins change these in the ombuds interface; every worker reads them per request.
         g.settings = current = services.settings.current()
-        request.max_content_length = current.max_upload_bytes + message_bytes
+        uploads = current.max_upload_bytes if current.allow_uploads else 0
+        request.max_content_length = uploads + message_bytes
 
     @app.before_request
     def refuse_tor2web() -> tuple[str, int] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, PasswordField, TextAreaField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, NumberRange
 
 
 class CreateForm(FlaskForm):
@@ -13,7 +13,7 @@ class CreateForm(FlaskForm):
 
 
 class DeleteReplyForm(FlaskForm):
-    number = IntegerField("Reply", validators=[InputRequired()])
+    number = IntegerField("Reply", validators=[InputRequired(), NumberRange(1, 2**31 - 1)])
 
 
 class LoginForm(FlaskForm):

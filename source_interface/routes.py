@@ -142,11 +142,9 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
     @require_source
     def lookup(identity: SourceIdentity) -> str:
         summary = services.sources.summary(identity)
-        return render_template("lookup.html", summary=summary, form=SubmitForm())
-
-    @bp.context_processor
-    def reply_actions() -> dict[str, object]:
-        return {"reply_form": DeleteReplyForm(formdata=None)}
+        return render_template(
+            "lookup.html", summary=summary, form=SubmitForm(), reply_form=DeleteReplyForm()
+        )
 
     @bp.post("/delete-reply")
     @require_source
@@ -175,7 +173,13 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         except SubmissionRefused as exc:
             summary = services.sources.summary(identity)
             error = REFUSALS.get(type(exc), "This submission could not be accepted.")
-            page = render_template("lookup.html", summary=summary, form=form, error=error)
+            page = render_template(
+                "lookup.html",
+                summary=summary,
+                form=form,
+                reply_form=DeleteReplyForm(formdata=None),
+                error=error,
+            )
             return page, 400
         flash(f"Thank you. The ombuds office received {'both' if count == 2 else 'it'}.")
         return redirect(url_for("main.lookup"))

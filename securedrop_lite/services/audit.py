@@ -49,10 +49,11 @@ class AuditLog:
         """Return one page of events, newest first."""
         with self.db.session() as s:
             total = s.scalar(select(func.count()).select_from(AuditEvent)) or 0
+            number = min(max(number, 1), max(1, -(-total // per_page)))
             rows = s.execute(
                 select(AuditEvent.event, AuditEvent.occurred_on)
                 .order_by(AuditEvent.id.desc())
                 .limit(per_page)
-                .offset(max(number - 1, 0) * per_page)
+                .offset((number - 1) * per_page)
             ).all()
         return AuditPage([(event, day) for event, day in rows], total)

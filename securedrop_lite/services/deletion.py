@@ -7,15 +7,19 @@ midway leaves only tombstones behind, and the next `sdlite purge` finishes the j
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
 
 from securedrop_lite.db import Database
 from securedrop_lite.models import Reply, Source, Submission
-from securedrop_lite.store import Store
+from securedrop_lite.store import Store, StoreError
+
+log = logging.getLogger("sdlite.deletion")
 
 # Sources that never submitted anything are kept this long, then expire.
 UNUSED_SOURCE_LIFETIME = timedelta(days=1)
@@ -25,9 +29,12 @@ UNUSED_SOURCE_LIFETIME = timedelta(days=1)
 class PurgeReport:
     sources: int = 0
     items: int = 0
+    failed: int = 0  # kept their tombstone, for the next purge
 
     def __add__(self, other: PurgeReport) -> PurgeReport:
-        return PurgeReport(self.sources + other.sources, self.items + other.items)
+        return PurgeReport(
+            self.sources + other.sources, self.items + other.items, self.failed + other.failed
+        )
 
 
 class DeletionService:
@@ -76,37 +83,61 @@ class DeletionService:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def purge(self) -> PurgeReport:
-        """Destroy everything tombstoned: files first, then their rows."""
-        return self._purge_items() + self._purge_sources()
+    def purge(self, source_id: int | None = None) -> PurgeReport:
+        """Destroy what is tombstoned (of one source, or all): files first, then their rows.
 
-    def _purge_items(self) -> PurgeReport:
-        purged = 0
+        A file or folder that cannot be destroyed now keeps its tombstone, is counted as
+        failed, and is tried again at the next purge; the rest goes on.
+        """
+        return self._purge_items(source_id) + self._purge_sources(source_id)
+
+    def _purge_items(self, source_id: int | None) -> PurgeReport:
+        report = PurgeReport()
         for model in (Submission, Reply):
+            query = (
+                select(model.id, Source.store_dir, model.file_name)
+                .join(Source, model.source_id == Source.id)
+                .where(model.deleted.is_(True))
+            )
+            if source_id is not None:
+                query = query.where(Source.id == source_id)
             with self.db.session() as s:
-                rows = s.execute(
-                    select(model.id, Source.store_dir, model.file_name)
-                    .join(Source, model.source_id == Source.id)
-                    .where(model.deleted.is_(True))
-                ).all()
+                rows = s.execute(query).all()
             for row_id, store_dir, file_name in rows:
-                self.store.delete_item(store_dir, file_name)
+                if not self._destroy(partial(self.store.delete_item, store_dir, file_name)):
+                    report += PurgeReport(failed=1)
+                    continue
                 with self.db.session() as s:
                     row = s.get(model, row_id)
                     if row is not None:
                         s.delete(row)
-                purged += 1
-        return PurgeReport(items=purged)
+                report += PurgeReport(items=1)
+        return report
 
-    def _purge_sources(self) -> PurgeReport:
+    def _purge_sources(self, source_id: int | None) -> PurgeReport:
+        query = select(Source.id, Source.store_dir).where(Source.deleted.is_(True))
+        if source_id is not None:
+            query = query.where(Source.id == source_id)
         with self.db.session() as s:
-            doomed = s.execute(
-                select(Source.id, Source.store_dir).where(Source.deleted.is_(True))
-            ).all()
-        for source_id, store_dir in doomed:
-            self.store.delete_source_dir(store_dir)
+            doomed = s.execute(query).all()
+        report = PurgeReport()
+        for doomed_id, store_dir in doomed:
+            if not self._destroy(partial(self.store.delete_source_dir, store_dir)):
+                report += PurgeReport(failed=1)
+                continue
             with self.db.session() as s:
-                source = s.get(Source, source_id)
+                source = s.get(Source, doomed_id)
                 if source is not None:
                     s.delete(source)  # its submissions and replies go with it
-        return PurgeReport(sources=len(doomed))
+            report += PurgeReport(sources=1)
+        return report
+
+    @staticmethod
+    def _destroy(action: Callable[[], None]) -> bool:
+        try:
+            action()
+        except (StoreError, OSError) as exc:
+            # The type only: a message could name a file.
+            log.warning("purge deferred: %s", type(exc).__name__)
+            return False
+        return True

@@ -88,6 +88,28 @@ def _awaiting(today: date, first_submission: date | None, first_reply: date | No
     return (today - first_submission).days
 
 
+def _already_open(file: BinaryIO) -> Callable[[], BinaryIO]:
+    return lambda: file
+
+
+class OpenedItems(list[ZipEntry]):
+    """Entries whose files are open already; close() releases any a download never reached."""
+
+    def __init__(self, entries: list[ZipEntry], files: list[BinaryIO]) -> None:
+        super().__init__(entries)
+        self._files = files
+
+    def close(self) -> None:
+        for file in self._files:
+            file.close()
+
+    def __enter__(self) -> OpenedItems:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 class InboxService:
     def __init__(
         self,
@@ -190,7 +212,7 @@ class InboxService:
                 query = query.where(Submission.file_name.in_(file_names))
             s.execute(query.values(seen=True))
 
-    def entries(self, ref: str, selection: Selection, chosen: list[str]) -> list[ZipEntry]:
+    def entries(self, ref: str, selection: Selection, chosen: list[str]) -> OpenedItems:
         """Return the ciphertexts to download, and mark the submissions among them seen.
 
         Zip members are named "<designation>/<file name>", so the air-gapped tool can
@@ -207,35 +229,43 @@ class InboxService:
             if len(items) != len(wanted):
                 raise NoSuchItem
         folder = designation_slug(view.designation)
+        files = self._open_all(ref, [item.file_name for item in items])
         entries = [
-            ZipEntry(
-                arcname=f"{folder}/{item.file_name}",
-                size=item.size,
-                day=item.created_on,
-                open=self._opener(ref, item.file_name),
-            )
-            for item in items
+            ZipEntry(f"{folder}/{item.file_name}", item.size, item.created_on, _already_open(f))
+            for item, f in zip(items, files, strict=True)
         ]
         self.mark_seen(ref, [item.file_name for item in items])
-        return entries
+        return OpenedItems(entries, files)
 
-    def item(self, ref: str, file_name: str) -> ZipEntry:
+    def item(self, ref: str, file_name: str) -> OpenedItems:
         """Return one ciphertext to download, and mark it seen."""
         for item in self.source(ref).items:
             if item.file_name == file_name:
+                files = self._open_all(ref, [file_name])
                 self.mark_seen(ref, [file_name])
-                return ZipEntry(file_name, item.size, item.created_on, self._opener(ref, file_name))
+                entry = ZipEntry(file_name, item.size, item.created_on, _already_open(files[0]))
+                return OpenedItems([entry], files)
         raise NoSuchItem
 
-    def _opener(self, ref: str, file_name: str) -> Callable[[], BinaryIO]:
-        return lambda: self.store.open_item(ref, file_name)
+    def _open_all(self, ref: str, file_names: list[str]) -> list[BinaryIO]:
+        """Open every file before the response starts, so a missing one is an error page,
+        not a cut-off download; the store's shared locks keep purges off them meanwhile."""
+        files: list[BinaryIO] = []
+        try:
+            for name in file_names:
+                files.append(self.store.open_item(ref, name))
+        except BaseException:
+            for file in files:
+                file.close()
+            raise
+        return files
 
     def delete_items(self, ref: str, file_names: list[str]) -> int:
         """Delete the named items of a source (submissions or replies); return how many."""
         with self.db.session() as s:
             source_id = self._source(s, ref).id
         deleted = self.deletion.tombstone_items(source_id, file_names)
-        self.deletion.purge()
+        self.deletion.purge(source_id)
         return deleted
 
     def delete_source(self, ref: str) -> None:
@@ -243,4 +273,4 @@ class InboxService:
         with self.db.session() as s:
             source_id = self._source(s, ref).id
         self.deletion.tombstone_source(source_id)
-        self.deletion.purge()
+        self.deletion.purge(source_id)

@@ -125,4 +125,4 @@ class ReplyService:
                 raise NoSuchReply
             source_id, file_name = source.id, reply.file_name
         self.deletion.tombstone_items(source_id, [file_name])
-        self.deletion.purge()
+        self.deletion.purge(source_id)

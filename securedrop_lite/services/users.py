@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from securedrop_lite.auth import (
     PassphraseCheck,
@@ -23,6 +24,24 @@ from securedrop_lite.models import LoginAttempt, User
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+
+
+LAST_ADMIN = "The instance must keep at least one admin."
+
+
+def _another_admin_remains(user_id: int) -> ColumnElement[bool]:
+    """True while some admin other than user_id exists, checked inside the changing statement.
+
+    One statement: two admins demoting each other at once cannot both succeed.
+    """
+    other = aliased(User)  # not correlated with the row being changed
+    others = (
+        select(func.count())
+        .select_from(other)
+        .where(other.is_admin, other.id != user_id)
+        .scalar_subquery()
+    )
+    return others > 0
 
 
 class LoginRefused(Exception):
@@ -42,6 +61,8 @@ class Account:
     id: int
     username: str
     is_admin: bool
+    # Changes when the account's credentials or role change: older sessions stop working.
+    session_epoch: str
 
 
 @dataclass(frozen=True)
@@ -56,7 +77,11 @@ class NewCredentials:
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.username, user.is_admin)
+    return Account(user.id, user.username, user.is_admin, user.session_epoch)
+
+
+def _new_epoch() -> str:
+    return secrets.token_hex(16)
 
 
 class UserService:
@@ -90,6 +115,7 @@ class UserService:
             passphrase_hash=self.check.hash(passphrase),
             totp_secret=secret,
             is_admin=is_admin,
+            session_epoch=_new_epoch(),
             created_on=self.clock().date(),
         )
         try:
@@ -103,15 +129,13 @@ class UserService:
     def authenticate(self, username: str, passphrase: str, code: str) -> Account:
         """Return the account if all is right, or raise LoginRefused."""
         now = self.clock()
+        username = username.strip().lower()[:64]
+        # Throttling is per name, known or not: both cost the same write and the same hash.
+        admitted = self._admit_attempt(username, now)
         with self.db.session() as s:
-            user = s.scalars(
-                select(User).where(User.username == username.strip().lower()[:64])
-            ).one_or_none()
-        if user is None:
-            self.check.verify(None, passphrase)  # the same cost as a known name
-            raise LoginRefused
-        if not self._admit_attempt(user.id, now):
-            self.check.verify(None, passphrase)  # throttled costs the same: it reveals nothing
+            user = s.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None or not admitted:
+            self.check.verify(None, passphrase)
             raise LoginRefused
         step = matching_step(user.totp_secret, code, now)
         if not self.check.verify(user.passphrase_hash, passphrase) or step is None:
@@ -125,14 +149,21 @@ class UserService:
             )
             accepted = result.rowcount == 1  # type: ignore[attr-defined]
             if accepted:
-                s.execute(delete(LoginAttempt).where(LoginAttempt.user_id == user.id))
+                s.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
                 if self.check.needs_rehash(user.passphrase_hash):
                     self._user(s, user.id).passphrase_hash = self.check.hash(passphrase)
         if not accepted:
             raise LoginRefused  # a reused code: the attempt stays counted
         return _account(user)
 
-    def _admit_attempt(self, user_id: int, now: datetime) -> bool:
+    def reauthenticate(self, user_id: int, passphrase: str, code: str) -> Account:
+        """Check a logged-in user's passphrase and a fresh code again, before a sensitive change."""
+        account = self.get(user_id)
+        if account is None:
+            raise LoginRefused
+        return self.authenticate(account.username, passphrase, code)
+
+    def _admit_attempt(self, username: str, now: datetime) -> bool:
         """Record this attempt if the last sixty seconds hold fewer than the limit.
 
         The attempt is counted before the passphrase is checked, so parallel guesses
@@ -140,27 +171,29 @@ class UserService:
         attempts are not recorded: hammering does not lock the owner out for longer.
         """
         with self.db.session() as s:
-            # Serialize attempts on one account (a row lock on PostgreSQL; SQLite
-            # serializes writers anyway, from the DELETE on).
-            s.execute(select(User.id).where(User.id == user_id).with_for_update())
+            # SQLite serializes writers from this DELETE on, so count-then-insert is atomic.
             s.execute(
-                delete(LoginAttempt).where(
-                    LoginAttempt.user_id == user_id,
-                    LoginAttempt.attempted_at <= now - THROTTLE_WINDOW,
-                )
+                delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - THROTTLE_WINDOW)
             )
             recent = s.scalar(
-                select(func.count(LoginAttempt.id)).where(LoginAttempt.user_id == user_id)
+                select(func.count(LoginAttempt.id)).where(LoginAttempt.username == username)
             )
             if (recent or 0) >= self.attempts_per_minute:
                 return False
-            s.add(LoginAttempt(user_id=user_id, attempted_at=now))
+            s.add(LoginAttempt(username=username, attempted_at=now))
         return True
 
     def get(self, user_id: int) -> Account | None:
         with self.db.session() as s:
             user = s.get(User, user_id)
             return None if user is None else _account(user)
+
+    def for_session(self, user_id: int, epoch: str) -> Account | None:
+        """Return the account a session belongs to, unless it changed since that login."""
+        account = self.get(user_id)
+        if account is None or not secrets.compare_digest(account.session_epoch, epoch):
+            return None
+        return account
 
     def list(self) -> list[Account]:
         with self.db.session() as s:
@@ -172,6 +205,7 @@ class UserService:
         with self.db.session() as s:
             user = self._user(s, user_id)
             user.passphrase_hash = self.check.hash(passphrase)
+            user.session_epoch = _new_epoch()
         return passphrase
 
     def new_totp(self, user_id: int) -> tuple[str, str]:
@@ -197,27 +231,28 @@ class UserService:
             user = self._user(s, user_id)
             user.totp_secret = secret
             user.last_totp_step = step  # the code that proved it cannot also log in
+            user.session_epoch = _new_epoch()
 
     def set_admin(self, user_id: int, is_admin: bool) -> None:
         with self.db.session() as s:
-            user = self._user(s, user_id)
-            if not is_admin and user.is_admin:
-                self._keep_one_admin(s)
-            user.is_admin = is_admin
+            self._user(s, user_id)
+            query = update(User).where(User.id == user_id)
+            if not is_admin:
+                query = query.where(_another_admin_remains(user_id))
+            result = s.execute(query.values(is_admin=is_admin, session_epoch=_new_epoch()))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise AccountError(LAST_ADMIN)
 
     def delete(self, user_id: int) -> None:
         with self.db.session() as s:
-            user = self._user(s, user_id)
-            if user.is_admin:
-                self._keep_one_admin(s)
-            s.delete(user)
-
-    @staticmethod
-    def _keep_one_admin(s: Session) -> None:
-        # FOR UPDATE (on PostgreSQL): two admins demoting each other cannot both succeed.
-        admins = s.scalars(select(User.id).where(User.is_admin).with_for_update()).all()
-        if len(admins) <= 1:
-            raise AccountError("The instance must keep at least one admin.")
+            self._user(s, user_id)
+            result = s.execute(
+                delete(User).where(
+                    User.id == user_id, User.is_admin.is_(False) | _another_admin_remains(user_id)
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise AccountError(LAST_ADMIN)
 
     @staticmethod
     def _user(s: Session, user_id: int) -> User:

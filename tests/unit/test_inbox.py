@@ -312,13 +312,13 @@ def test_entries_all_returns_every_item_and_marks_them_seen(services: Services) 
     _, ref = _new_source(services, "one", "two")
     services.replies.reply(ref, "a reply")
     names = _file_names(services, ref)
-    entries = services.inbox.entries(ref, Selection.ALL, [])
-    folder = designation_slug(services.inbox.source(ref).designation)
-    assert [e.arcname for e in entries] == [f"{folder}/{name}" for name in names]
-    for entry, name in zip(entries, names, strict=True):
-        stored = services.store.path_for(ref, name).read_bytes()
-        assert _read(entry.open) == stored
-        assert entry.size == len(stored)
+    with services.inbox.entries(ref, Selection.ALL, []) as entries:
+        folder = designation_slug(services.inbox.source(ref).designation)
+        assert [e.arcname for e in entries] == [f"{folder}/{name}" for name in names]
+        for entry, name in zip(entries, names, strict=True):
+            stored = services.store.path_for(ref, name).read_bytes()
+            assert _read(entry.open) == stored
+            assert entry.size == len(stored)
     assert all(item.seen for item in services.inbox.source(ref).items)
     assert services.inbox.page(1).rows[0].unread == 0
 
@@ -328,16 +328,16 @@ def test_entries_unread_returns_only_unseen_submissions(services: Services) -> N
     services.replies.reply(ref, "a reply")
     first, second, third, _reply = _file_names(services, ref)
     services.inbox.mark_seen(ref, [second])
-    entries = services.inbox.entries(ref, Selection.UNREAD, [])
-    assert [e.arcname.split("/")[1] for e in entries] == [first, third]
+    with services.inbox.entries(ref, Selection.UNREAD, []) as entries:
+        assert [e.arcname.split("/")[1] for e in entries] == [first, third]
     assert services.inbox.entries(ref, Selection.UNREAD, []) == []
 
 
 def test_entries_chosen_returns_only_the_named_items(services: Services) -> None:
     _, ref = _new_source(services, "one", "two", "three")
     first, second, third = _file_names(services, ref)
-    entries = services.inbox.entries(ref, Selection.CHOSEN, [third, first, first])
-    assert [e.arcname.split("/")[1] for e in entries] == [first, third]
+    with services.inbox.entries(ref, Selection.CHOSEN, [third, first, first]) as entries:
+        assert [e.arcname.split("/")[1] for e in entries] == [first, third]
     seen = {i.file_name: i.seen for i in services.inbox.source(ref).items}
     assert seen == {first: True, second: False, third: True}
 
@@ -368,9 +368,9 @@ def test_a_chosen_name_that_is_no_item_raises_no_such_item(services: Services, n
 def test_item_returns_one_ciphertext_and_marks_only_it_seen(services: Services) -> None:
     _, ref = _new_source(services, "one", "two")
     first, second = _file_names(services, ref)
-    entry = services.inbox.item(ref, second)
-    assert entry.arcname == second
-    assert _read(entry.open) == services.store.path_for(ref, second).read_bytes()
+    with services.inbox.item(ref, second) as (entry,):
+        assert entry.arcname == second
+        assert _read(entry.open) == services.store.path_for(ref, second).read_bytes()
     seen = {i.file_name: i.seen for i in services.inbox.source(ref).items}
     assert seen == {first: False, second: True}
 
@@ -378,8 +378,8 @@ def test_item_returns_one_ciphertext_and_marks_only_it_seen(services: Services) 
 def test_downloaded_ciphertext_is_not_the_plaintext(services: Services) -> None:
     message = "the second unit director locked me in the trailer"
     _, ref = _new_source(services, message)
-    (entry,) = services.inbox.entries(ref, Selection.ALL, [])
-    data = _read(entry.open)
+    with services.inbox.entries(ref, Selection.ALL, []) as (entry,):
+        data = _read(entry.open)
     assert message.encode() not in data
     assert b"message.txt" not in data
 

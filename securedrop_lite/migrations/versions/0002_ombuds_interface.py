@@ -42,25 +42,21 @@ def upgrade() -> None:
         sa.Column("totp_secret", sa.String(length=64), nullable=False),
         sa.Column("last_totp_step", sa.Integer(), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
+        sa.Column("session_epoch", sa.String(length=32), nullable=False),
         sa.Column("created_on", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_login_attempts_user_id_users"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_login_attempts_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_login_attempts_username"), ["username"], unique=False)
     with op.batch_alter_table("replies", schema=None) as batch_op:
         batch_op.alter_column("size", existing_type=sa.Integer(), type_=sa.BigInteger())
         batch_op.add_column(
