@@ -58,10 +58,18 @@ def ombuds_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
     stop_agent(home)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path / "data"
+@pytest.fixture(scope="session")
+def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
+    directory = tmp_path_factory.mktemp("template") / "data"
     initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
+    return directory
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, instance_template: Path) -> Path:
+    """Copy one initialized instance per test: running `initialize` each time is slow."""
+    directory = tmp_path / "data"
+    shutil.copytree(instance_template, directory)
     return directory
 
 

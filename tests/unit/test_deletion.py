@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from securedrop_lite.cli import initialize
 from securedrop_lite.cli import main as sdlite
 from securedrop_lite.models import Reply, Source, Submission
 from securedrop_lite.services import Services
@@ -20,24 +18,9 @@ from securedrop_lite.services.deletion import PurgeReport
 from securedrop_lite.services.inbox import NoSuchSource
 from securedrop_lite.services.sources import LoginFailed, SourceIdentity, UnknownSource
 from securedrop_lite.store import Store
-from tests.conftest import FrozenClock, KeyPair
+from tests.conftest import FrozenClock
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
-    return directory
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
-    directory = tmp_path / "data"
-    shutil.copytree(instance_template, directory)
-    return directory
 
 
 @dataclasses.dataclass

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
 
-from securedrop_lite.cli import initialize
 from securedrop_lite.codename import designation_slug
 from securedrop_lite.models import Source, Submission
 from securedrop_lite.services import Services
 from securedrop_lite.services.inbox import NoSuchItem, NoSuchSource, Selection
 from securedrop_lite.services.sources import SourceIdentity
-from tests.conftest import FrozenClock, KeyPair
+from tests.conftest import FrozenClock
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
-    return directory
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
-    directory = tmp_path / "data"
-    shutil.copytree(instance_template, directory)
-    return directory
 
 
 def _ref(services: Services, identity: SourceIdentity) -> str:

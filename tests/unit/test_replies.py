@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from securedrop_lite.airgap.decrypt import decrypt_file
-from securedrop_lite.cli import initialize
 from securedrop_lite.codename import designation_slug
 from securedrop_lite.models import Reply, Source
 from securedrop_lite.services import Services
@@ -23,21 +21,6 @@ from tests.conftest import FrozenClock, KeyPair
 
 DAY = timedelta(days=1)
 REPLY_TEXT = "Thank you for writing. Ça ira: we will raise it with the producer — privately. ✓"
-
-
-@pytest.fixture(scope="module")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
-    return directory
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
-    directory = tmp_path / "data"
-    shutil.copytree(instance_template, directory)
-    return directory
 
 
 @dataclasses.dataclass

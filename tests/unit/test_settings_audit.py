@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import BigInteger, String, func, inspect, select
 
-from securedrop_lite.cli import initialize
 from securedrop_lite.config import MIB, Config
 from securedrop_lite.models import AuditEvent, InstanceSettingsRow, Submission
 from securedrop_lite.services import Services, build_services
@@ -22,7 +19,7 @@ from securedrop_lite.services.settings import (
     InvalidSettings,
     SettingsService,
 )
-from tests.conftest import FrozenClock, KeyPair
+from tests.conftest import FrozenClock
 
 DAY = timedelta(days=1)
 # PostgreSQL's INTEGER, which SQLAlchemy's Integer becomes there (DESIGN.md: "Scale").
@@ -36,21 +33,6 @@ VALID = InstanceSettings(
     max_upload_bytes=500 * MIB,
     retention_days=0,
 )
-
-
-@pytest.fixture(scope="module")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
-    return directory
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
-    directory = tmp_path / "data"
-    shutil.copytree(instance_template, directory)
-    return directory
 
 
 def _settings_rows(services: Services) -> int:

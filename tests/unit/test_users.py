@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -18,7 +16,6 @@ from securedrop_lite.auth import (
     normalize_passphrase,
     totp_code,
 )
-from securedrop_lite.cli import initialize
 from securedrop_lite.models import LoginAttempt, User
 from securedrop_lite.services import Services
 from securedrop_lite.services.users import (
@@ -28,24 +25,9 @@ from securedrop_lite.services.users import (
     NewCredentials,
     UserService,
 )
-from tests.conftest import FrozenClock, KeyPair
+from tests.conftest import FrozenClock
 
 STEP = timedelta(seconds=30)
-
-
-@pytest.fixture(scope="module")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
-    directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
-    return directory
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
-    directory = tmp_path / "data"
-    shutil.copytree(instance_template, directory)
-    return directory
 
 
 def _code(services: Services, secret: str, offset: timedelta = timedelta(0)) -> str:
