@@ -21,36 +21,20 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from werkzeug.exceptions import BadRequest
 
 from journalist_interface.forms import ActionForm, CodeForm, LoginForm, ReauthForm
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.users import Account, CodeRejected, LoginRefused
-from securedrop_lite.web.session import SealedSession
+from securedrop_lite.web.forms import require_valid
+from securedrop_lite.web.session import sealed_session
 
 # The only views that answer without a login (SecureDrop's _insecure_views).
 INSECURE_VIEWS = frozenset({"static", "account.login"})
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 REAUTH_REFUSED = "Your passphrase or two-factor code was not accepted. Nothing was changed."
 LOGIN_REFUSED = "Login failed. Check your username, passphrase and two-factor code, and try again."
-
-
-class CsrfFailed(BadRequest):
-    description = "This form has expired or did not come from this site. Please reload and retry."
-
-
-def sealed() -> SealedSession:
-    assert isinstance(session, SealedSession)  # noqa: S101 - the app installs this interface
-    return session
-
-
-def require_valid(form: Any) -> None:
-    if not form.validate():
-        if form.csrf_token.errors:
-            raise CsrfFailed
-        raise BadRequest("Some fields of the form are missing or invalid.")
 
 
 def current_account() -> Account:
@@ -177,7 +161,7 @@ def make_account_blueprint(services: Services) -> Blueprint:
             services.audit.record(Event.LOGIN_FAILED)
             return render_template("login.html", form=LoginForm(), error=LOGIN_REFUSED), 401
         services.audit.record(Event.LOGIN_SUCCEEDED)
-        sealed().regenerate()  # a new session id at login: no fixation
+        sealed_session().regenerate()  # a new session id at login: no fixation
         session.clear()
         session["user_id"] = account.id
         session["epoch"] = account.session_epoch
@@ -187,7 +171,7 @@ def make_account_blueprint(services: Services) -> Blueprint:
     @bp.post("/logout")
     def logout() -> Any:
         require_valid(ActionForm())
-        sealed().end()
+        sealed_session().end()
         return redirect(url_for("account.login"))
 
     def account_page(error: str | None = None, status: int = 200) -> tuple[str, int]:

@@ -14,7 +14,6 @@ from journalist_interface.access import (
     enrollment_page,
     keep_session_after_own_change,
     qr_svg,
-    require_valid,
 )
 from journalist_interface.forms import ActionForm, NewUserForm, SettingsForm
 from securedrop_lite.config import MIB
@@ -22,6 +21,7 @@ from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.settings import InstanceSettings, InvalidSettings
 from securedrop_lite.services.users import AccountError
+from securedrop_lite.web.forms import require_valid
 
 
 def _settings_form(current: InstanceSettings) -> SettingsForm:

@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from journalist_interface.access import require_valid
 from journalist_interface.forms import ActionForm, ReplyForm
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.inbox import Selection
 from securedrop_lite.services.replies import ReplyRefused
+from securedrop_lite.web.forms import require_valid
 from securedrop_lite.zipstream import stream_zip, zip_size
 
 PGP_MIMETYPE = "application/pgp-encrypted"

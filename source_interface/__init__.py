@@ -9,38 +9,25 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge, ServiceUnavaila
 
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services, build_services
+from securedrop_lite.services.items import StorageFailed
 from securedrop_lite.services.replies import NoSuchReply
-from securedrop_lite.services.submissions import StorageFailed, UploadTooLarge
-from securedrop_lite.web import errors, headers
-from securedrop_lite.web.request import READ_CHUNK_BYTES, SecureRequest
-from securedrop_lite.web.session import SealedSessionInterface
+from securedrop_lite.services.submissions import UploadTooLarge
+from securedrop_lite.web import errors
+from securedrop_lite.web.app import base_app, message_form_bytes
+from securedrop_lite.web.session import COOKIE_NAME
 from source_interface.routes import make_blueprint
 
 # Routes that work while the submission key is unusable: they reveal nothing and store nothing.
 _ALWAYS_AVAILABLE = {"static", "main.robots", "main.metadata"}
-# Room in a request body for the message and the multipart framing, beyond the file itself.
-_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(config: Config, services: Services | None = None) -> Flask:
     """Build the source app from a Config; tests may hand in services built on their clock."""
     services = services or build_services(config)
-    app = Flask(__name__)
-    app.request_class = SecureRequest
-    message_bytes = 4 * config.max_message_chars + _FORM_OVERHEAD_BYTES
-    app.config.update(
-        SECRET_KEY=config.secret_key,
-        # Werkzeug also bounds its parse buffer by this, so it must hold one body read.
-        MAX_FORM_MEMORY_SIZE=max(message_bytes, 2 * READ_CHUNK_BYTES),
-        # CSRF tokens live 24 h: a 500 MiB upload over Tor can take far longer than an hour,
-        # and the token is checked only once the whole body has arrived.
-        WTF_CSRF_TIME_LIMIT=int(timedelta(hours=24).total_seconds()),
-        WTF_CSRF_SSL_STRICT=False,
-        TEMPLATES_AUTO_RELOAD=False,
-    )
-    app.session_interface = SealedSessionInterface(services.sessions)
-    headers.install(app)
-    errors.install(app)
+    # CSRF tokens live 24 h: a 500 MiB upload over Tor can take far longer than an hour,
+    # and the token is checked only once the whole body has arrived.
+    app = base_app(__name__, config, services.sessions, COOKIE_NAME, timedelta(hours=24))
+    message_bytes = message_form_bytes(config)
     app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))
     # Raised while the body is parsed (the upload streams into gpg) or by submit(): either
     # way nothing of the submission was kept, and one handler says so.

@@ -32,7 +32,8 @@ from securedrop_lite.services.submissions import (
     Upload,
     UploadsDisabled,
 )
-from securedrop_lite.web.session import SealedSession
+from securedrop_lite.web.forms import require_valid
+from securedrop_lite.web.session import sealed_session
 from source_interface.forms import CreateForm, DeleteReplyForm, LoginForm, SubmitForm
 
 LOGIN_FAILED = "Sorry, that codename was not recognized. Please check it and try again."
@@ -41,13 +42,6 @@ REFUSALS = {
     MessageTooLong: "Your message is too long. Please shorten it, or send it as a file.",
     UploadsDisabled: "This office accepts messages only. Please paste the text instead.",
 }
-
-
-class CsrfFailed(BadRequest):
-    description = (
-        "This form has expired, or it did not come from this site. For your safety it was "
-        "not sent. Please go back, reload the page, and send it again."
-    )
 
 
 class ExtraFiles(BadRequest):
@@ -67,18 +61,6 @@ def _decode(data: Any) -> SourceIdentity | None:
     return SourceIdentity(data["lookup_id"], base64.b64decode(data["key_seed"]))
 
 
-def _sealed() -> SealedSession:
-    assert isinstance(session, SealedSession)  # noqa: S101 - the app installs this interface
-    return session
-
-
-def _require_valid(form: Any) -> None:
-    if not form.validate():
-        if form.csrf_token.errors:
-            raise CsrfFailed
-        raise BadRequest
-
-
 def require_source(view: Callable[..., Any]) -> Callable[..., Any]:
     """Pass the logged-in source's identity to the view, or send the visitor to /login."""
 
@@ -90,7 +72,7 @@ def require_source(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(identity, *args, **kwargs)
         except UnknownSource:
-            _sealed().end()
+            sealed_session().end()
             return redirect(url_for("main.index"))
 
     return wrapped
@@ -113,13 +95,13 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
 
     @bp.post("/create")
     def create() -> Any:
-        _require_valid(CreateForm())
+        require_valid(CreateForm())
         identity = _decode(session.pop("pending", None))
         if identity is None:
             flash("Please get your codename first.")
             return redirect(url_for("main.generate"))
         services.sources.create(identity)
-        _sealed().regenerate()
+        sealed_session().regenerate()
         session["source"] = _encode(identity)
         return redirect(url_for("main.lookup"))
 
@@ -128,12 +110,12 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         form = LoginForm()
         if request.method == "GET":
             return render_template("login.html", form=form)
-        _require_valid(form)
+        require_valid(form)
         try:
             identity = services.sources.login(form.codename.data)
         except LoginFailed:
             return render_template("login.html", form=form, error=LOGIN_FAILED), 401
-        _sealed().regenerate()
+        sealed_session().regenerate()
         session.pop("pending", None)
         session["source"] = _encode(identity)
         return redirect(url_for("main.lookup"))
@@ -150,7 +132,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
     @require_source
     def delete_reply(identity: SourceIdentity) -> Any:
         form = DeleteReplyForm()
-        _require_valid(form)
+        require_valid(form)
         services.replies.delete_for_source(identity, form.number.data)
         flash("The reply was deleted.")
         return redirect(url_for("main.lookup"))
@@ -162,7 +144,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         if g.settings.allow_uploads:  # otherwise a file part goes to the spool and is refused
             req.upload_sink = services.submissions.begin_upload
         form = SubmitForm()
-        _require_valid(form)
+        require_valid(form)
         if set(request.files) - {"fh"} or len(request.files.getlist("fh")) > 1:
             raise ExtraFiles
         part = request.files.get("fh")
@@ -186,7 +168,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
 
     @bp.get("/logout")
     def logout() -> str:
-        _sealed().end()
+        sealed_session().end()
         return render_template("logout.html")
 
     @bp.get("/public-key")

@@ -56,7 +56,7 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
     key = SubmissionKey(config.gpg_home, config.submission_key_fingerprint)
     log = admin_logger(config.admin_log_path)
     words = CodenameGenerator(eff_large_wordlist())
-    settings = SettingsService(db, InstanceSettings.from_config(config))
+    settings = SettingsService(db, InstanceSettings.taken_from(config))
     deletion = DeletionService(db, store, clock)
 
     def limits() -> Limits:
@@ -91,7 +91,7 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
             PassphraseCheck(passphrase_hasher(config.kdf)),
             clock,
             config.login_attempts_per_minute,
-            config.organization_name,
+            lambda: settings.current().organization_name,
         ),
         audit=AuditLog(db, clock),
     )

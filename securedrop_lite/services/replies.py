@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from securedrop_lite.codename import designation_slug
 from securedrop_lite.crypto import CryptoError, SubmissionKey, seal_to_source
 from securedrop_lite.db import Database
 from securedrop_lite.models import Reply, Source
 from securedrop_lite.services.deletion import DeletionService
 from securedrop_lite.services.inbox import NoSuchSource
+from securedrop_lite.services.items import StorageFailed, all_or_nothing
 from securedrop_lite.services.sources import SourceIdentity, UnknownSource, find_source
-from securedrop_lite.services.submissions import StorageFailed
-from securedrop_lite.store import SOURCE_DIR_PATTERN, StagedFile, Store, StoreError
+from securedrop_lite.store import SOURCE_DIR_PATTERN, StagedFile, Store
 
 REPLY_FILE_NAME = "reply.txt"
 
@@ -71,44 +70,26 @@ class ReplyService:
         return self._store(ref, box, staged)
 
     def _store(self, ref: str, box: bytes, staged: StagedFile) -> int:
-        committed: str | None = None
-        try:
-            with self.db.session() as s:
-                # Reserve the number first: the UPDATE skips a tombstoned source, and holds
-                # the row until commit, so a deletion cannot start purging in between.
-                number = s.execute(
-                    update(Source)
-                    .where(Source.store_dir == ref, Source.deleted.is_(False))
-                    .values(item_counter=Source.item_counter + 1)
-                    .returning(Source.item_counter)
-                ).scalar_one_or_none()
-                if number is None:
-                    raise NoSuchSource
-                source = s.scalars(select(Source).where(Source.store_dir == ref)).one()
-                file_name = f"{number}-{designation_slug(source.designation)}-reply.gpg"
-                size = self.store.commit(staged, ref, file_name)
-                committed = file_name
-                today = self.clock().date()
-                s.add(
-                    Reply(
-                        source_id=source.id,
-                        number=number,
-                        file_name=file_name,
-                        size=size,
-                        source_box=box,
-                        created_on=today,
-                    )
+        with all_or_nothing(self.store, [("reply", staged)]) as commit, self.db.session() as s:
+            source = s.scalars(select(Source).where(Source.store_dir == ref)).one_or_none()
+            stored = None if source is None else commit.name_all(s, source)
+            if source is None or stored is None:
+                raise NoSuchSource
+            (item,) = stored
+            today = self.clock().date()
+            s.add(
+                Reply(
+                    source_id=source.id,
+                    number=item.number,
+                    file_name=item.file_name,
+                    size=item.size,
+                    source_box=box,
+                    created_on=today,
                 )
-                if source.first_reply_on is None:
-                    source.first_reply_on = today
-        except BaseException as exc:
-            staged.discard()
-            if committed is not None:
-                self.store.delete_item(ref, committed)
-            if isinstance(exc, (StoreError, OSError)):
-                raise StorageFailed(str(exc)) from exc
-            raise
-        return number
+            )
+            if source.first_reply_on is None:
+                source.first_reply_on = today
+        return item.number
 
     def delete_for_source(self, identity: SourceIdentity, number: int) -> None:
         """Delete one of the logged-in source's own replies; another's is NoSuchReply."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
-from securedrop_lite.config import MIB, Config
+from securedrop_lite.config import MIB
 from securedrop_lite.db import Database
 from securedrop_lite.models import InstanceSettingsRow
 
@@ -41,15 +41,9 @@ class InstanceSettings:
             raise InvalidSettings("Retention must be between 0 (keep) and 3,650 days.")
 
     @classmethod
-    def from_config(cls, config: Config) -> InstanceSettings:
-        return cls(
-            organization_name=config.organization_name,
-            welcome_text=config.welcome_text,
-            response_promise=config.response_promise,
-            allow_uploads=config.allow_uploads,
-            max_upload_bytes=config.max_upload_bytes,
-            retention_days=config.retention_days,
-        )
+    def taken_from(cls, holder: object) -> InstanceSettings:
+        """Read every setting from an object with the same attribute names (Config, a row)."""
+        return cls(**{f.name: getattr(holder, f.name) for f in fields(cls)})
 
 
 class SettingsService:
@@ -62,16 +56,7 @@ class SettingsService:
     def current(self) -> InstanceSettings:
         with self.db.session() as s:
             row = s.get(InstanceSettingsRow, _ROW_ID)
-            if row is None:
-                return self.defaults
-            return InstanceSettings(
-                organization_name=row.organization_name,
-                welcome_text=row.welcome_text,
-                response_promise=row.response_promise,
-                allow_uploads=row.allow_uploads,
-                max_upload_bytes=row.max_upload_bytes,
-                retention_days=row.retention_days,
-            )
+            return self.defaults if row is None else InstanceSettings.taken_from(row)
 
     def update(self, settings: InstanceSettings) -> None:
         """Save settings; from now on they, not the config file, are the instance's."""

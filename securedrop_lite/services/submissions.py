@@ -7,14 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
-
-from securedrop_lite.codename import designation_slug
 from securedrop_lite.crypto import CryptoError, GpgStream, SubmissionKey
 from securedrop_lite.db import Database
-from securedrop_lite.models import Source, Submission
+from securedrop_lite.models import Submission
+from securedrop_lite.services.items import StorageFailed, all_or_nothing
 from securedrop_lite.services.sources import SourceIdentity, UnknownSource, find_source
-from securedrop_lite.store import StagedFile, Store, StoreError
+from securedrop_lite.store import StagedFile, Store
 
 MESSAGE_FILE_NAME = "message.txt"
 WRITEBACK_EVERY = 16 * 1024 * 1024
@@ -38,10 +36,6 @@ class UploadsDisabled(SubmissionRefused):
 
 class UploadTooLarge(SubmissionRefused):
     """The file is over the configured size."""
-
-
-class StorageFailed(Exception):
-    """Encryption or storage failed; nothing of the submission was kept."""
 
 
 class Upload:
@@ -166,48 +160,24 @@ class SubmissionService:
         return self._store(identity, staged)
 
     def _store(self, identity: SourceIdentity, staged: list[tuple[str, StagedFile]]) -> int:
-        committed: list[tuple[str, str]] = []
-        try:
-            with self.db.session() as s:
-                source = find_source(s, identity.lookup_id)
-                if source is None:
-                    raise UnknownSource
-                # One UPDATE reserves the item numbers; concurrent submits serialize on it,
-                # and it skips a source tombstoned since the lookup (its purge may be running).
-                last = s.execute(
-                    update(Source)
-                    .where(Source.id == source.id, Source.deleted.is_(False))
-                    .values(item_counter=Source.item_counter + len(staged))
-                    .returning(Source.item_counter)
-                ).scalar_one_or_none()
-                if last is None:
-                    raise UnknownSource
-                today = self.clock().date()
-                slug = designation_slug(source.designation)
-                for offset, (kind, item) in enumerate(staged):
-                    number = last - len(staged) + 1 + offset
-                    file_name = f"{number}-{slug}-{kind}.gpg"
-                    size = self.store.commit(item, source.store_dir, file_name)
-                    committed.append((source.store_dir, file_name))
-                    s.add(
-                        Submission(
-                            source_id=source.id,
-                            number=number,
-                            kind=kind,
-                            file_name=file_name,
-                            size=size,
-                            created_on=today,
-                        )
+        with all_or_nothing(self.store, staged) as commit, self.db.session() as s:
+            source = find_source(s, identity.lookup_id)
+            stored = None if source is None else commit.name_all(s, source)
+            if source is None or stored is None:
+                raise UnknownSource
+            today = self.clock().date()
+            for item in stored:
+                s.add(
+                    Submission(
+                        source_id=source.id,
+                        number=item.number,
+                        kind=item.kind,
+                        file_name=item.file_name,
+                        size=item.size,
+                        created_on=today,
                     )
-                source.last_activity_on = today
-                if source.first_submission_on is None:
-                    source.first_submission_on = today
-        except BaseException as exc:
-            for _, item in staged:
-                item.discard()
-            for store_dir, file_name in committed:
-                self.store.delete_item(store_dir, file_name)
-            if isinstance(exc, (StoreError, OSError)):
-                raise StorageFailed(str(exc)) from exc
-            raise
-        return len(staged)
+                )
+            source.last_activity_on = today
+            if source.first_submission_on is None:
+                source.first_submission_on = today
+        return len(stored)

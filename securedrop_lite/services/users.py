@@ -92,14 +92,14 @@ class UserService:
         check: PassphraseCheck,
         clock: Callable[[], datetime],
         attempts_per_minute: int,
-        issuer: str,
+        issuer: Callable[[], str],
     ) -> None:
         self.db = db
         self.passphrases = passphrases
         self.check = check
         self.clock = clock
         self.attempts_per_minute = attempts_per_minute
-        self.issuer = issuer
+        self.issuer = issuer  # the organization name, which admins may change
 
     def add(self, username: str, is_admin: bool = False) -> NewCredentials:
         """Create an account with a generated passphrase and TOTP secret."""
@@ -123,7 +123,7 @@ class UserService:
                 s.add(user)
         except IntegrityError as exc:
             raise AccountError(f"There is already a user named {username}.") from exc
-        uri = provisioning_uri(secret, username, self.issuer)
+        uri = provisioning_uri(secret, username, self.issuer())
         return NewCredentials(username, passphrase, secret, uri, is_admin)
 
     def authenticate(self, username: str, passphrase: str, code: str) -> Account:
@@ -214,13 +214,13 @@ class UserService:
         if account is None:
             raise AccountError("There is no such user.")
         secret = new_totp_secret()
-        return secret, provisioning_uri(secret, account.username, self.issuer)
+        return secret, provisioning_uri(secret, account.username, self.issuer())
 
     def totp_uri(self, user_id: int, secret: str) -> str:
         account = self.get(user_id)
         if account is None:
             raise AccountError("There is no such user.")
-        return provisioning_uri(secret, account.username, self.issuer)
+        return provisioning_uri(secret, account.username, self.issuer())
 
     def confirm_totp(self, user_id: int, secret: str, code: str) -> None:
         """Replace the account's TOTP secret with one that the code proves is enrolled."""

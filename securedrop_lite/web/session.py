@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -73,3 +73,9 @@ class SealedSessionInterface(SessionInterface):
             session.token = self.store.new_token()
         self.store.save(session.token, dict(session))
         self._set_cookie(response, session.token)
+
+
+def sealed_session() -> SealedSession:
+    """Return the current session as a SealedSession (the apps install only this interface)."""
+    assert isinstance(session, SealedSession)  # noqa: S101 - true by construction
+    return session

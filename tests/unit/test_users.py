@@ -348,7 +348,7 @@ def test_a_hash_with_outdated_costs_is_replaced_at_the_next_login(services: Serv
         PassphraseCheck(costlier),
         services.clock,
         services.config.login_attempts_per_minute,
-        services.config.organization_name,
+        services.users.issuer,
     )
     upgraded.authenticate("alice", new.passphrase, _code(services, new.totp_secret))
     after = _stored(services, "alice").passphrase_hash
