@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -327,3 +328,45 @@ def ombuds(journalist_app: Any, clock: FrozenClock, admin_credentials: NewCreden
     actions = OmbudsActions(journalist_app.test_client(), clock)
     assert actions.login(admin_credentials).status_code == 302
     return actions
+
+
+@pytest.fixture
+def servers(data_dir: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    source = start_live_server(data_dir, tmp_path)
+    try:
+        ombuds = start_live_server(data_dir, tmp_path, app="journalist")
+    except BaseException:
+        stop_live_server(source)
+        raise
+    yield source, ombuds
+    stop_live_server(ombuds)
+    stop_live_server(source)
+
+
+def add_user(data_dir: Path) -> dict[str, str]:
+    result = subprocess.run(
+        [str(VENV_BIN / "sdlite"), "user", "add", "dana", "--json", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    )  # fmt: skip
+    credentials: dict[str, str] = json.loads(result.stdout)
+    return credentials
+
+
+class HttpOmbuds:
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url
+        self.http = requests.Session()
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.base + path, timeout=60, allow_redirects=False)
+
+    def post(self, path: str, data: dict[str, str], page: str = "/") -> requests.Response:
+        token = csrf_token(self.get(page).text)
+        return self.http.post(
+            self.base + path, data={"csrf_token": token, **data}, allow_redirects=False, timeout=60
+        )
+
+    def login(self, credentials: dict[str, str]) -> requests.Response:
+        code = totp_code(credentials["totp_secret"], datetime.now(UTC))
+        form = {"username": credentials["username"], "passphrase": credentials["passphrase"]}
+        return self.post("/login", {**form, "token": code}, page="/login")

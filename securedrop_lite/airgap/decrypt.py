@@ -1,23 +1,43 @@
-"""Decrypt what the ombuds downloaded, writing plaintext only under one output folder."""
+"""Decrypt what the ombuds downloaded, writing plaintext only under one output folder.
+
+Every output path is opened relative to a directory descriptor with O_NOFOLLOW,
+so a symbolic link planted under --out cannot redirect a write; names come from
+the sanitizer below, never from the zip or the ciphertext as they are; and a
+file is created with O_EXCL, so nothing is ever overwritten.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
+import secrets
 import subprocess
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote
 
-from securedrop_lite.crypto.gpg import gpg_base_command
+from securedrop_lite.airgap.inputs import TEXT_KINDS, UNREADABLE, Sealed, sealed_from_name
+from securedrop_lite.crypto.gpg import CryptoError, gpg_base_command
 
 _WINDOWS_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 _MAX_NAME_BYTES = 200
+CHUNK_BYTES = 1024 * 1024
+# The largest upload the server accepts is 2 GiB; a compressed packet claiming more
+# than this is a decompression bomb, and gpg stops writing there.
+DEFAULT_MAX_BYTES = 4 * 1024**3
 
 
 class DecryptFailed(Exception):
-    """The file could not be decrypted with the keys at hand."""
+    """This item could not be decrypted with the submission key, or not written."""
+
+
+class WrongPassphrase(CryptoError):
+    """The passphrase does not unlock the submission key."""
 
 
 @dataclass(frozen=True)
@@ -26,47 +46,186 @@ class Decrypted:
     original_name: str
 
 
+@dataclass(frozen=True)
+class SecretKey:
+    """The ombuds' submission key in the air-gapped GnuPG home."""
+
+    home: Path
+    fingerprint: str
+    key_ids: frozenset[str]  # long ids of the key and its subkeys, as ENC_TO names them
+
+
+def find_secret_key(home: Path, fingerprint: str | None = None) -> SecretKey:
+    """Return the one secret key in home (or the one named), refusing any ambiguity."""
+    command = gpg_base_command(home, agent=True) + ["--with-colons", "--list-secret-keys"]
+    try:
+        done = subprocess.run(command, capture_output=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CryptoError(f"gpg did not run: {exc}") from exc
+    records = [line.split(":") for line in done.stdout.decode("utf-8", "replace").splitlines()]
+    keys: dict[str, set[str]] = {}  # primary fingerprint -> long ids of it and its subkeys
+    ids: set[str] = set()
+    for record, following in itertools.pairwise(records):
+        if record[0] == "sec" and following[0] == "fpr":
+            ids = keys.setdefault(following[9], set())
+        if record[0] in {"sec", "ssb"} and len(record) > 4:
+            ids.add(record[4])
+    if fingerprint is not None:
+        wanted = fingerprint.replace(" ", "").upper()
+        if wanted not in keys:
+            raise CryptoError(f"no secret key {wanted} in {home}")
+        return SecretKey(home, wanted, frozenset(keys[wanted]))
+    if len(keys) != 1:
+        found = "no secret key" if not keys else f"{len(keys)} secret keys"
+        raise CryptoError(f"{home} holds {found}; name the submission key with --key")
+    ((only, ids),) = keys.items()
+    return SecretKey(home, only, frozenset(ids))
+
+
 def safe_file_name(name: str, fallback: str) -> str:
     """Return a plain file name: no directories, no control characters, no device names."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip().lstrip(".")
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = name.strip().lstrip(".").rstrip(" .")
     if not name or _WINDOWS_DEVICES.match(name):
         name = f"_{name}" if name else fallback
-    return name.encode("utf-8")[:_MAX_NAME_BYTES].decode("utf-8", "ignore")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix) > 16:  # no extension worth keeping
+        stem, dot, suffix = name, "", ""
+    budget = _MAX_NAME_BYTES - len(f"{dot}{suffix}".encode())
+    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + dot + suffix
 
 
-def _unused_path(directory: Path, name: str) -> Path:
-    candidate = directory / name
+def _status_reader(stream: IO[bytes], lines: list[str]) -> threading.Thread:
+    def read() -> None:
+        lines.extend(stream.read().decode("utf-8", "replace").splitlines())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_gpg(key: SecretKey, sealed: IO[bytes], out_fd: int, passphrase: str,
+             max_bytes: int) -> list[str]:  # fmt: skip
+    """Stream sealed through gpg into out_fd; return gpg's status lines."""
+    pass_read, pass_write = os.pipe()
+    os.write(pass_write, passphrase.encode() + b"\n")
+    os.close(pass_write)
+    command = gpg_base_command(key.home, agent=True) + [
+        "--pinentry-mode", "loopback", "--passphrase-fd", str(pass_read),
+        "--status-fd", "2", "--max-output", str(max_bytes),
+        "--output", "-", "--decrypt", "-",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out_fd,
+                                stderr=subprocess.PIPE, pass_fds=(pass_read,))  # fmt: skip
+    except OSError as exc:
+        raise CryptoError(f"gpg did not start: {exc}") from exc
+    finally:
+        os.close(pass_read)
+    status: list[str] = []
+    with proc:  # closes both pipes and waits for gpg, however this block ends
+        reader = _status_reader(proc.stderr, status)  # type: ignore[arg-type]
+        try:
+            while chunk := sealed.read(CHUNK_BYTES):
+                proc.stdin.write(chunk)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass  # gpg stopped reading: its status says why
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc.wait()
+            reader.join()
+    return status if proc.returncode == 0 else status + ["[GNUPG:] SDLITE_GPG_FAILED"]
+
+
+def _check_status(status: list[str], key: SecretKey) -> str:
+    """Return the literal file name if gpg decrypted with the submission key, intact."""
+    fields = [line.split()[1:] for line in status if line.startswith("[GNUPG:] ")]
+    codes = {f[0] for f in fields if f}
+    used = [f[2] for f in fields if f[0] == "DECRYPTION_KEY" and len(f) > 2]
+    recipients = {f[1] for f in fields if f[0] == "ENC_TO" and len(f) > 1}
+    if used != [key.fingerprint]:
+        if recipients & key.key_ids:
+            # Encrypted to our key, yet gpg could not use it: the secret key stayed locked.
+            raise WrongPassphrase("the passphrase does not unlock the submission key; stopped")
+        if "NEED_PASSPHRASE_SYM" in codes:
+            raise DecryptFailed("encrypted with a password, not to the submission key: refused")
+        if "ENC_TO" in codes:
+            raise DecryptFailed("encrypted to another key, not the submission key: refused")
+        raise DecryptFailed("not an OpenPGP message encrypted to the submission key: refused")
+    if "SDLITE_GPG_FAILED" in codes or "DECRYPTION_OKAY" not in codes:
+        raise DecryptFailed("could not be decrypted (damaged, or larger than --max-size)")
+    if "GOODMDC" not in codes:
+        raise DecryptFailed("no integrity check: it may have been altered, refused")
+    names = [f[3] for f in fields if f[0] == "PLAINTEXT" and len(f) > 3]
+    return unquote(names[0]) if names else ""
+
+
+def _folder_fd(out_fd: int, folder: str) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700, dir_fd=out_fd)
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=out_fd)
+    except OSError as exc:
+        raise DecryptFailed(f"the output folder {folder} is not a plain folder") from exc
+
+
+def _claim_name(folder_fd: int, name: str) -> str:
+    """Create an empty file under the first free variant of name; never overwrite."""
     stem, dot, suffix = name.partition(".")
-    counter = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = directory / f"{stem} ({counter}){dot}{suffix}"
-        counter += 1
-    return candidate
+    candidate, counter = name, 2
+    while True:
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            os.close(os.open(candidate, flags, 0o600, dir_fd=folder_fd))
+            return candidate
+        except FileExistsError:
+            candidate = f"{stem} ({counter}){dot}{suffix}"
+            counter += 1
+
+
+def _output_name(sealed: Sealed, literal_name: str) -> str:
+    if sealed.kind in TEXT_KINDS:
+        return sealed.stem + ".txt"
+    return safe_file_name(literal_name, sealed.stem)
+
+
+def decrypt_sealed(key: SecretKey, sealed: Sealed, out_dir: Path, passphrase: str = "",
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> Decrypted:  # fmt: skip
+    """Decrypt one item into out_dir/<source folder>/ under its sanitized original name."""
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        folder_fd = _folder_fd(out_fd, sealed.folder)
+    finally:
+        os.close(out_fd)
+    partial = f".sdlite-partial-{secrets.token_hex(8)}"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        plain_fd = os.open(partial, flags, 0o600, dir_fd=folder_fd)
+        try:
+            with sealed.open() as stream:
+                status = _run_gpg(key, stream, plain_fd, passphrase, max_bytes)
+            literal_name = _check_status(status, key)
+            os.fsync(plain_fd)
+        finally:
+            os.close(plain_fd)
+        name = _claim_name(folder_fd, _output_name(sealed, literal_name))
+        os.replace(partial, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        os.fsync(folder_fd)
+    except UNREADABLE as exc:
+        raise DecryptFailed(f"could not be read or written: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=folder_fd)
+        os.close(folder_fd)
+    return Decrypted(out_dir / sealed.folder / name, literal_name)
 
 
 def decrypt_file(home: Path, encrypted: Path, out_dir: Path, passphrase: str = "") -> Decrypted:
-    """Decrypt one .gpg file into out_dir under its original (sanitized) name; never overwrite."""
-    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    partial = out_dir / f".{encrypted.name}.partial"
-    command = gpg_base_command(home, agent=True) + [
-        "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--status-fd", "2",
-        "--output", str(partial), "--yes", "--decrypt", str(encrypted),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, input=passphrase.encode() + b"\n", capture_output=True, check=False
-    )
-    status = done.stderr.decode("utf-8", "replace")
-    if done.returncode != 0 or "[GNUPG:] DECRYPTION_OKAY" not in status:
-        partial.unlink(missing_ok=True)
-        raise DecryptFailed(f"{encrypted.name}: could not be decrypted with this key")
-    match = re.search(r"^\[GNUPG:\] PLAINTEXT \S+ \S+ ?(.*)$", status, re.MULTILINE)
-    original = unquote(match.group(1)) if match else ""
-    fallback = encrypted.name.removesuffix(".gpg")
-    if encrypted.name.endswith("-msg.gpg") or encrypted.name.endswith("-reply.gpg"):
-        name = fallback + ".txt"
-    else:
-        name = safe_file_name(original, fallback)
-    target = _unused_path(out_dir, name)
-    os.replace(partial, target)
-    return Decrypted(target, original)
+    """Decrypt one .gpg file with the only secret key in home (used by tests and the demo)."""
+    sealed = sealed_from_name(encrypted.name, encrypted.name, lambda: encrypted.open("rb"))
+    return decrypt_sealed(find_secret_key(home), sealed, out_dir, passphrase)

@@ -1,4 +1,8 @@
-"""The ombuds' key pair, made on the air-gapped machine: Ed25519 signing, Cv25519 encryption."""
+"""The ombuds' key pair, made on the air-gapped machine.
+
+Ed25519 for the primary (certifying) key with a Cv25519 encryption subkey, or
+RSA-4096 for both where an older OpenPGP tool must read the key.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +24,16 @@ def _gpg(home: Path, args: list[str], passphrase: str) -> bytes:
     return done.stdout
 
 
-def generate_key(home: Path, name: str, passphrase: str) -> str:
+# algorithm name -> (primary key, encryption subkey), as gpg's --quick-gen-key names them.
+ALGORITHMS = {"ed25519": ("ed25519", "cv25519"), "rsa4096": ("rsa4096", "rsa4096")}
+
+
+def generate_key(home: Path, name: str, passphrase: str, algorithm: str = "ed25519") -> str:
     """Make a key pair in home and return its fingerprint. An empty passphrase is for demos only."""
+    primary, subkey = ALGORITHMS[algorithm]
     ensure_home(home)
     uid = f"{name} (securedrop-lite submission key)"
-    status = _gpg(home, ["--status-fd", "1", "--quick-gen-key", uid, "ed25519", "sign", "never"],
+    status = _gpg(home, ["--status-fd", "1", "--quick-gen-key", uid, primary, "sign", "never"],
                   passphrase).decode()  # fmt: skip
     # The fingerprint comes from gpg's own report of the key it made, never from a
     # search by name, which could find an older key with the same user id.
@@ -32,7 +41,7 @@ def generate_key(home: Path, name: str, passphrase: str) -> str:
     if len(created) != 1:
         raise CryptoError("gpg did not report the new key")
     fingerprint = created[0]
-    _gpg(home, ["--quick-add-key", fingerprint, "cv25519", "encr", "never"], passphrase)
+    _gpg(home, ["--quick-add-key", fingerprint, subkey, "encr", "never"], passphrase)
     return fingerprint
 
 

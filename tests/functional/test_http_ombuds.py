@@ -3,71 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import subprocess
 import zipfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-import requests
-
 from securedrop_lite.airgap.decrypt import decrypt_file
-from securedrop_lite.auth import totp_code
 from securedrop_lite.web.headers import SECURITY_HEADERS
-from tests.conftest import (
-    VENV_BIN,
-    HttpSource,
-    KeyPair,
-    LiveServer,
-    csrf_token,
-    start_live_server,
-    stop_live_server,
-)
-
-
-@pytest.fixture
-def servers(data_dir: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    source = start_live_server(data_dir, tmp_path)
-    try:
-        ombuds = start_live_server(data_dir, tmp_path, app="journalist")
-    except BaseException:
-        stop_live_server(source)
-        raise
-    yield source, ombuds
-    stop_live_server(ombuds)
-    stop_live_server(source)
-
-
-def _add_user(data_dir: Path) -> dict[str, str]:
-    result = subprocess.run(
-        [str(VENV_BIN / "sdlite"), "user", "add", "dana", "--json", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, check=True, env=os.environ.copy(),
-    )  # fmt: skip
-    credentials: dict[str, str] = json.loads(result.stdout)
-    return credentials
-
-
-class HttpOmbuds:
-    def __init__(self, base_url: str) -> None:
-        self.base = base_url
-        self.http = requests.Session()
-
-    def get(self, path: str) -> requests.Response:
-        return self.http.get(self.base + path, timeout=60, allow_redirects=False)
-
-    def post(self, path: str, data: dict[str, str], page: str = "/") -> requests.Response:
-        token = csrf_token(self.get(page).text)
-        return self.http.post(
-            self.base + path, data={"csrf_token": token, **data}, allow_redirects=False, timeout=60
-        )
-
-    def login(self, credentials: dict[str, str]) -> requests.Response:
-        code = totp_code(credentials["totp_secret"], datetime.now(UTC))
-        form = {"username": credentials["username"], "passphrase": credentials["passphrase"]}
-        return self.post("/login", {**form, "token": code}, page="/login")
+from tests.conftest import HttpOmbuds, HttpSource, KeyPair, LiveServer, add_user
 
 
 def test_round_trip_over_http_zip_decrypts_and_the_source_reads_the_reply(
@@ -80,7 +22,7 @@ def test_round_trip_over_http_zip_decrypts_and_the_source_reads_the_reply(
     document = os.urandom(3 * 1024 * 1024)
     assert source.submit(message, (io.BytesIO(document), "call sheet 12.pdf")).status_code == 302
 
-    credentials = _add_user(source_server.data_dir)
+    credentials = add_user(source_server.data_dir)
     ombuds = HttpOmbuds(ombuds_server.url)
     assert ombuds.get("/").status_code == 302
     assert ombuds.login(credentials).status_code == 302

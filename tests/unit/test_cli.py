@@ -136,7 +136,7 @@ def test_demo_sets_up_and_serves_a_working_instance(tmp_path: Path) -> None:
     )  # fmt: skip
     assert decrypted.returncode == 0, decrypted.stdout + decrypted.stderr
     assert decrypted.stdout.startswith("ok ")
-    (message,) = out_dir.glob("*-msg.txt")
+    (message,) = out_dir.glob("*/*-msg.txt")
     assert message.read_text() == "hello from the demo"
 
 
