@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 DEMO_DIR ?= .demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: gnupg encrypts; mat2 strips metadata on the air-gapped machine;
+# Debian packages: gnupg encrypts; mat2 strips metadata on the air-gapped machine, inside
+# a bubblewrap sandbox;
 # chromium drives the no-JavaScript browser tests.
-RUNTIME_PACKAGES := gnupg mat2 python3-venv
+RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv
 TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver
 
 .PHONY: demo test lint bench system-deps venv clean

@@ -11,21 +11,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import secrets
 import subprocess
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote
 
 from securedrop_lite.airgap.inputs import TEXT_KINDS, UNREADABLE, Sealed, sealed_from_name
+from securedrop_lite.airgap.names import numbered_names, safe_file_name
 from securedrop_lite.crypto.gpg import CryptoError, gpg_base_command
 
-_WINDOWS_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-_MAX_NAME_BYTES = 200
 CHUNK_BYTES = 1024 * 1024
 # The largest upload the server accepts is 2 GiB; a compressed packet claiming more
 # than this is a decompression bomb, and gpg stops writing there.
@@ -80,20 +77,6 @@ def find_secret_key(home: Path, fingerprint: str | None = None) -> SecretKey:
         raise CryptoError(f"{home} holds {found}; name the submission key with --key")
     ((only, ids),) = keys.items()
     return SecretKey(home, only, frozenset(ids))
-
-
-def safe_file_name(name: str, fallback: str) -> str:
-    """Return a plain file name: no directories, no control characters, no device names."""
-    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
-    name = name.strip().lstrip(".").rstrip(" .")
-    if not name or _WINDOWS_DEVICES.match(name):
-        name = f"_{name}" if name else fallback
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or len(suffix) > 16:  # no extension worth keeping
-        stem, dot, suffix = name, "", ""
-    budget = _MAX_NAME_BYTES - len(f"{dot}{suffix}".encode())
-    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + dot + suffix
 
 
 def _status_reader(stream: IO[bytes], lines: list[str]) -> threading.Thread:
@@ -175,16 +158,14 @@ def _folder_fd(out_fd: int, folder: str) -> int:
 
 def _claim_name(folder_fd: int, name: str) -> str:
     """Create an empty file under the first free variant of name; never overwrite."""
-    stem, dot, suffix = name.partition(".")
-    candidate, counter = name, 2
-    while True:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    for candidate in numbered_names(name):
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             os.close(os.open(candidate, flags, 0o600, dir_fd=folder_fd))
             return candidate
         except FileExistsError:
-            candidate = f"{stem} ({counter}){dot}{suffix}"
-            counter += 1
+            continue
+    raise DecryptFailed(f"too many files named {name} already")
 
 
 def _output_name(sealed: Sealed, literal_name: str) -> str:

@@ -13,9 +13,10 @@ from securedrop_lite.airgap.decrypt import (
     decrypt_sealed,
     find_secret_key,
 )
-from securedrop_lite.airgap.inputs import InputUnreadable, Refused, Sealed, printable, read_input
+from securedrop_lite.airgap.inputs import InputUnreadable, Refused, Sealed, read_input
 from securedrop_lite.airgap.keygen_command import read_passphrase
 from securedrop_lite.airgap.keys import stop_agent
+from securedrop_lite.airgap.names import printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

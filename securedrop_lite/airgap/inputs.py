@@ -12,13 +12,14 @@ import contextlib
 import os
 import re
 import stat
-import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
+
+from securedrop_lite.airgap.names import printable
 
 # The server names every item `<number>-<designation>-<kind>.gpg`; the designation
 # (two lowercase words joined by "-") becomes the source's folder under --out.
@@ -50,11 +51,6 @@ class Refused:
 
 
 Entry = Sealed | Refused
-
-
-def printable(name: str) -> str:
-    """Return name with control characters shown as '?', so a report cannot drive the terminal."""
-    return "".join("?" if unicodedata.category(c)[0] == "C" else c for c in name)
 
 
 def sealed_from_name(label: str, base_name: str, opener: Callable[[], IO[bytes]]) -> Sealed:

@@ -17,10 +17,10 @@ from securedrop_lite.airgap.decrypt import (
     decrypt_file,
     decrypt_sealed,
     find_secret_key,
-    safe_file_name,
 )
 from securedrop_lite.airgap.inputs import sealed_from_name
 from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
+from securedrop_lite.airgap.names import safe_file_name
 from securedrop_lite.config import Config
 from securedrop_lite.crypto import CryptoError, SubmissionKey
 from tests.conftest import KeyPair
