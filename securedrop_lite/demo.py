@@ -33,8 +33,9 @@ DEMO_BANNER = """
  Log in to the ombuds interface as demo-admin; the current two-factor code is:
    .venv/bin/python -c "import json,pyotp; print(pyotp.TOTP(json.load(open(\\
 '{airgap}/demo-admin.json'))['totp_secret']).now())"
- Download the items as a zip, then decrypt it as the ombuds would offline:
-   .venv/bin/sdlite-airgap decrypt {data_dir}/store/<source dir> \\
+ Download the items as a zip, then decrypt it as the ombuds would offline
+ (plaintext lands in one folder per source):
+   .venv/bin/sdlite-airgap decrypt ~/Downloads/<designation>.zip \\
        --gnupghome {airgap}/gnupg --out {data_dir}/decrypted --no-passphrase
  Press Ctrl-C to stop.
 ================================================================================
