@@ -57,6 +57,7 @@ lint: venv
 bench: venv
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.ombuds
+	$(BIN)/python -m bench.airgap
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -9,9 +9,12 @@ file is created with O_EXCL, so nothing is ever overwritten.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import io
 import itertools
 import os
 import secrets
+import stat
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -88,6 +91,29 @@ def _status_reader(stream: IO[bytes], lines: list[str]) -> threading.Thread:
     return thread
 
 
+def _file_descriptor(sealed: IO[bytes]) -> int | None:
+    """Return sealed's descriptor if it is a plain file gpg can read itself, else None."""
+    try:
+        fd = sealed.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None  # a zip member: it must be copied through a pipe
+    return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def _feed(proc: subprocess.Popen[bytes], sealed: IO[bytes]) -> None:
+    """Copy sealed into gpg's stdin through a 1 MiB pipe (a 64 KiB one costs 20% here)."""
+    stdin = proc.stdin
+    assert stdin is not None  # noqa: S101 (Popen was given stdin=PIPE)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
+    try:
+        while chunk := sealed.read(CHUNK_BYTES):
+            stdin.write(chunk)
+        stdin.close()
+    except BrokenPipeError:
+        pass  # gpg stopped reading: its status says why
+
+
 def _run_gpg(key: SecretKey, sealed: IO[bytes], out_fd: int, passphrase: str,
              max_bytes: int) -> list[str]:  # fmt: skip
     """Stream sealed through gpg into out_fd; return gpg's status lines."""
@@ -99,22 +125,23 @@ def _run_gpg(key: SecretKey, sealed: IO[bytes], out_fd: int, passphrase: str,
         "--status-fd", "2", "--max-output", str(max_bytes),
         "--output", "-", "--decrypt", "-",
     ]  # fmt: skip
+    # A file already opened (with O_NOFOLLOW) becomes gpg's stdin as it is, with no
+    # copy through this process; a zip member is fed through a pipe.
+    direct = _file_descriptor(sealed)
     try:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out_fd,
-                                stderr=subprocess.PIPE, pass_fds=(pass_read,))  # fmt: skip
+        stdin = subprocess.PIPE if direct is None else direct
+        proc = subprocess.Popen(command, stdin=stdin, stdout=out_fd, stderr=subprocess.PIPE,
+                                pass_fds=(pass_read,))  # fmt: skip
     except OSError as exc:
         raise CryptoError(f"gpg did not start: {exc}") from exc
     finally:
         os.close(pass_read)
     status: list[str] = []
-    with proc:  # closes both pipes and waits for gpg, however this block ends
+    with proc:  # closes the pipes and waits for gpg, however this block ends
         reader = _status_reader(proc.stderr, status)  # type: ignore[arg-type]
         try:
-            while chunk := sealed.read(CHUNK_BYTES):
-                proc.stdin.write(chunk)  # type: ignore[union-attr]
-            proc.stdin.close()  # type: ignore[union-attr]
-        except BrokenPipeError:
-            pass  # gpg stopped reading: its status says why
+            if direct is None:
+                _feed(proc, sealed)
         except BaseException:
             proc.kill()
             raise
