@@ -122,7 +122,7 @@ def _run_gpg(key: SecretKey, sealed: IO[bytes], out_fd: int, passphrase: str,
     os.close(pass_write)
     command = gpg_base_command(key.home, agent=True) + [
         "--pinentry-mode", "loopback", "--passphrase-fd", str(pass_read),
-        "--status-fd", "2", "--max-output", str(max_bytes),
+        "--status-fd", "2", "--max-output", str(max_bytes), "--skip-verify",
         "--output", "-", "--decrypt", "-",
     ]  # fmt: skip
     # A file already opened (with O_NOFOLLOW) becomes gpg's stdin as it is, with no
@@ -151,16 +151,23 @@ def _run_gpg(key: SecretKey, sealed: IO[bytes], out_fd: int, passphrase: str,
     return status if proc.returncode == 0 else status + ["[GNUPG:] SDLITE_GPG_FAILED"]
 
 
+def _status_fields(status: list[str]) -> list[list[str]]:
+    # Split on the ASCII space only: gpg does not escape other Unicode spaces in a file name.
+    return [line.split(" ", 4)[1:] for line in status if line.startswith("[GNUPG:] ")]
+
+
 def _check_status(status: list[str], key: SecretKey) -> str:
     """Return the literal file name if gpg decrypted with the submission key, intact."""
-    fields = [line.split()[1:] for line in status if line.startswith("[GNUPG:] ")]
+    fields = _status_fields(status)
     codes = {f[0] for f in fields if f}
     used = [f[2] for f in fields if f[0] == "DECRYPTION_KEY" and len(f) > 2]
     recipients = {f[1] for f in fields if f[0] == "ENC_TO" and len(f) > 1}
     if used != [key.fingerprint]:
+        if len(used) > 1:
+            raise DecryptFailed("more than one message in one file: refused")
         if recipients & key.key_ids:
-            # Encrypted to our key, yet gpg could not use it: the secret key stayed locked.
-            raise WrongPassphrase("the passphrase does not unlock the submission key; stopped")
+            # The passphrase was checked before the run, so the item itself is damaged.
+            raise DecryptFailed("encrypted to the submission key, but damaged")
         if "NEED_PASSPHRASE_SYM" in codes:
             raise DecryptFailed("encrypted with a password, not to the submission key: refused")
         if "ENC_TO" in codes:
@@ -172,6 +179,31 @@ def _check_status(status: list[str], key: SecretKey) -> str:
         raise DecryptFailed("no integrity check: it may have been altered, refused")
     names = [f[3] for f in fields if f[0] == "PLAINTEXT" and len(f) > 3]
     return unquote(names[0]) if names else ""
+
+
+def check_passphrase(key: SecretKey, passphrase: str) -> None:
+    """Raise WrongPassphrase unless passphrase unlocks key, tried on a probe encrypted to it.
+
+    Checking once, before any item, means a damaged item is never mistaken for a
+    wrong passphrase, and a wrong passphrase stops the run before anything is written.
+    """
+    encrypt = gpg_base_command(key.home, agent=True) + [
+        "--encrypt", "--recipient", key.fingerprint, "--output", "-",
+    ]  # fmt: skip
+    try:
+        probe = subprocess.run(encrypt, input=b"probe", capture_output=True, check=True,
+                               timeout=60).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CryptoError(f"gpg could not encrypt a probe to the submission key: {exc}") from exc
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        status = _run_gpg(key, io.BytesIO(probe), sink, passphrase, 1024)
+    finally:
+        os.close(sink)
+    fields = _status_fields(status)
+    used = [f[2] for f in fields if f[0] == "DECRYPTION_KEY" and len(f) > 2]
+    if used != [key.fingerprint] or "SDLITE_GPG_FAILED" in {f[0] for f in fields}:
+        raise WrongPassphrase("the passphrase does not unlock the submission key")
 
 
 def _folder_fd(out_fd: int, folder: str) -> int:
@@ -197,8 +229,9 @@ def _claim_name(folder_fd: int, name: str) -> str:
 
 def _output_name(sealed: Sealed, literal_name: str) -> str:
     if sealed.kind in TEXT_KINDS:
-        return sealed.stem + ".txt"
-    return safe_file_name(literal_name, sealed.stem)
+        return sealed.stem + ".txt"  # the stem matched the server's strict item pattern
+    # The stem of an item not named by the server is as untrusted as the literal name.
+    return safe_file_name(literal_name, safe_file_name(sealed.stem, "item"))
 
 
 def decrypt_sealed(key: SecretKey, sealed: Sealed, out_dir: Path, passphrase: str = "",

@@ -10,6 +10,7 @@ from securedrop_lite.airgap.decrypt import (
     DEFAULT_MAX_BYTES,
     DecryptFailed,
     SecretKey,
+    check_passphrase,
     decrypt_sealed,
     find_secret_key,
 )
@@ -78,15 +79,11 @@ def _decrypt(args: argparse.Namespace) -> int:
             if not entries:
                 print(f"Nothing to decrypt in {printable(str(args.input))}.", file=sys.stderr)
                 return 1
-            key = find_secret_key(home, args.key)
-            passphrase = (
-                ""
-                if args.no_passphrase
-                else read_passphrase(
-                    args.passphrase_fd, "Passphrase of the submission key: ", False
-                )
-            )
-            try:
+            try:  # every gpg call below may start the agent; it never outlives the run
+                key = find_secret_key(home, args.key)
+                passphrase = "" if args.no_passphrase else read_passphrase(
+                    args.passphrase_fd, "Passphrase of the submission key: ", False)  # fmt: skip
+                check_passphrase(key, passphrase)
                 failures = _report(entries, key, args, passphrase)
             finally:
                 stop_agent(home)

@@ -12,12 +12,14 @@ action="store_true"`), so plain `mat2 FILE` runs exiftool unsandboxed.
 from __future__ import annotations
 
 import errno
+import mimetypes
 import os
 import re
 import shutil
 import stat
 import subprocess
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from securedrop_lite.airgap.names import numbered_names, printable, safe_file_name
@@ -198,22 +200,10 @@ def _copy_in(source: Path, work: Path) -> Path:
 
 
 def _publish(cleaned: Path, out_dir: Path, name: str) -> Path:
-    """Put cleaned into out_dir under name or a numbered variant; never overwrite."""
+    """Copy cleaned into out_dir under name or a numbered variant; never overwrite."""
     for candidate in numbered_names(name):
-        target = out_dir / candidate
         try:
-            # link() fails if target exists: no check-then-write race, and the file
-            # appears whole or not at all.
-            os.link(cleaned, target, follow_symlinks=False)
-            return target
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            # FAT and exFAT USB sticks have no hard links.
-            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):
-                raise NotExported(f"cannot write into {out_dir}: {exc.strerror}") from None
-        try:
-            return _copy_exclusive(cleaned, target)
+            return _copy_exclusive(cleaned, out_dir / candidate)
         except FileExistsError:
             continue
     raise NotExported(f"too many files named {name} in {out_dir} already")
@@ -225,6 +215,8 @@ def _copy_exclusive(cleaned: Path, target: Path) -> Path:
     try:
         with open(descriptor, "wb") as out, cleaned.open("rb") as source:
             shutil.copyfileobj(source, out)
+            out.flush()
+            os.fsync(out.fileno())  # the stick may be pulled as soon as the report says ok
     except BaseException:  # interrupted too: no half-written file left behind
         target.unlink(missing_ok=True)
         raise
@@ -245,12 +237,36 @@ def prepare_out_dir(out_dir: Path) -> None:
 def export_file(mat2: Mat2, source: Path, out_dir: Path) -> Path:
     """Clean a copy of source with mat2 and put it in out_dir; return where it went."""
     try:
-        # The work folder sits inside out_dir so link() stays on one file system;
-        # it is removed whatever happens, including Ctrl-C.
-        with tempfile.TemporaryDirectory(prefix=".sdlite-export-", dir=out_dir) as work_dir:
+        # The work folder stays on this machine's own disk, never in out_dir: out_dir
+        # is usually the stick that leaves, and the uncleaned copy must never touch it,
+        # not even as deleted blocks. It is removed whatever happens, Ctrl-C included.
+        with tempfile.TemporaryDirectory(prefix="sdlite-export-") as work_dir:
             # Resolved, so the sandbox binds the real folder, not a path through a symlink.
             work_copy = _copy_in(source, Path(work_dir).resolve())
+            check_content_matches_name(work_copy)
             cleaned = mat2.clean(work_copy)
             return _publish(cleaned, out_dir, work_copy.name)
     except OSError as exc:  # a full or failing disk: this file fails, the run goes on
         raise NotExported(f"file system error: {exc.strerror or exc}") from None
+
+
+def check_content_matches_name(path: Path) -> None:
+    """Refuse a file that mat2 would pass through untouched although it is not that type.
+
+    mat2 picks its parser by extension, and copies text and BMP files as they are
+    ("harmless"). A JPEG renamed .txt would leave with its metadata. So a file with
+    one of those extensions must really be UTF-8 text, or really a BMP.
+    """
+    kind, _ = mimetypes.guess_type(path.name, strict=False)
+    if kind == "image/x-ms-bmp" or kind == "image/bmp":
+        with path.open("rb") as f:
+            if f.read(2) != b"BM":
+                raise NotExported("named as a BMP image but it is not one: refused")
+    elif kind == "text/plain":
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotExported("named as text but it is not UTF-8 text: refused") from None
+        if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text):
+            raise NotExported("named as text but it holds binary data: refused")

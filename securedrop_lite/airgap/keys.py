@@ -45,9 +45,13 @@ def generate_key(home: Path, name: str, passphrase: str, algorithm: str = "ed255
     return fingerprint
 
 
+def export_public_key_bytes(home: Path, fingerprint: str) -> bytes:
+    """Return the armored public key, to carry to the server."""
+    return _gpg(home, ["--armor", "--export", fingerprint], "")
+
+
 def export_public_key(home: Path, fingerprint: str, out: Path) -> None:
-    armored = _gpg(home, ["--armor", "--export", fingerprint], "")
-    out.write_bytes(armored)
+    out.write_bytes(export_public_key_bytes(home, fingerprint))
 
 
 def stop_agent(home: Path) -> None:

@@ -6,21 +6,35 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-_WINDOWS_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+# Windows reserves these names with any extension, and ignores spaces before the dot.
+_WINDOWS_DEVICES = re.compile(
+    r"^(con|prn|aux|nul|conin\$|conout\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])"
+    r"\s*(\..*)?$",
+    re.IGNORECASE,
+)
+# Characters Windows forbids in names (":" would also open an NTFS alternate stream).
+_WINDOWS_FORBIDDEN = str.maketrans({c: "_" for c in '<>:"|?*'})
 _MAX_NAME_BYTES = 200
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _MAX_SAME_NAME = 10_000
 
 
 def printable(text: str) -> str:
-    """Return text with control characters shown as '?', so it cannot drive the terminal."""
-    return "".join("?" if unicodedata.category(c)[0] == "C" else c for c in text)
+    """Return text with control characters and line breaks shown as '?' for a terminal."""
+    return "".join("?" if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
 
 
 def safe_file_name(name: str, fallback: str) -> str:
     """Return a plain file name: no directories, no control characters, no device names."""
     name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
-    name = name.strip().lstrip(".").rstrip(" .")
+    # Control and format characters go (bidi overrides included); line and paragraph
+    # separators and odd spaces become plain spaces.
+    name = "".join(
+        " " if unicodedata.category(c)[0] == "Z" else c
+        for c in name
+        if unicodedata.category(c)[0] != "C"
+    )
+    name = name.translate(_WINDOWS_FORBIDDEN).strip().lstrip(".").rstrip(" .")
     if not name or _WINDOWS_DEVICES.match(name):
         name = f"_{name}" if name else fallback
     stem, dot, suffix = name.rpartition(".")

@@ -269,6 +269,7 @@ def test_a_home_with_two_secret_keys_needs_the_key_named(tmp_path: Path) -> None
         find_secret_key(home)
     assert find_secret_key(home, second).fingerprint == second
     assert find_secret_key(home, first.lower()).fingerprint == first
+    stop_agent(home)
 
 
 @pytest.mark.parametrize(
@@ -286,6 +287,13 @@ def test_a_home_with_two_secret_keys_needs_the_key_named(tmp_path: Path) -> None
         ("trailing dots. . ", "trailing dots"),
         ("e\u0301te\u0301.txt", "\u00e9t\u00e9.txt"),
         ("\u202egnp.exe", "gnp.exe"),
+        ("NUL .pdf", "_NUL .pdf"),
+        ("conout$.log", "_conout$.log"),
+        ("COM\u00b9.txt", "_COM\u00b9.txt"),
+        ("file.txt:stream", "file.txt_stream"),
+        ('a<b>c"d|e?f*.doc', "a_b_c_d_e_f_.doc"),
+        ("a\u2028b\u00a0.pdf", "a b .pdf"),
+        ("...", "fallback"),
     ],
 )
 def test_safe_file_name_strips_paths_devices_and_controls(hostile: str, expected: str) -> None:
@@ -297,3 +305,61 @@ def test_safe_file_name_keeps_names_short_and_whole_characters() -> None:
     assert len(name.encode("utf-8")) <= 200
     name.encode("utf-8").decode("utf-8")  # no split character
     assert name == "é" * 98 + ".pdf"
+
+
+def test_a_damaged_item_is_reported_and_the_run_carries_on(
+    config: Config, ombuds_key: KeyPair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download = tmp_path / "download"
+    download.mkdir()
+    damaged = bytearray(seal(config, b"first", "message.txt"))
+    damaged[20] ^= 0xFF  # inside the session key packet addressed to the submission key
+    (download / "1-brave-otter-msg.gpg").write_bytes(bytes(damaged))
+    twice = seal(config, b"one", "a.txt") + seal(config, b"two", "b.txt")
+    (download / "2-brave-otter-doc.gpg").write_bytes(twice)
+    (download / "3-brave-otter-msg.gpg").write_bytes(seal(config, b"intact", "message.txt"))
+    assert run_decrypt(download, ombuds_key.airgap_home, tmp_path / "out") == 1
+    report = capsys.readouterr().out
+    assert "failed  1-brave-otter-msg.gpg" in report
+    assert "failed  2-brave-otter-doc.gpg" in report
+    assert "ok      3-brave-otter-msg.gpg" in report
+    assert (tmp_path / "out" / "brave-otter" / "3-brave-otter-msg.txt").read_bytes() == b"intact"
+    assert sorted(p.name for p in (tmp_path / "out" / "brave-otter").iterdir()) == [
+        "3-brave-otter-msg.txt"
+    ]
+
+
+def test_an_unnamed_item_outside_the_servers_pattern_still_gets_a_safe_name(
+    ombuds_key: KeyPair, tmp_path: Path
+) -> None:
+    download = tmp_path / "download"
+    download.mkdir()
+    for name in ("CON.gpg", "evil\u202egpj.exe\x1b[31m.gpg", "...gpg"):
+        subprocess.run(["gpg", "--homedir", str(ombuds_key.airgap_home), "--batch",
+                        "--trust-model", "always", "--recipient", ombuds_key.fingerprint,
+                        "--set-filename", "", "--output", str(download / name), "--encrypt"],
+                       input=b"x", check=True, capture_output=True)  # fmt: skip
+    assert run_decrypt(download, ombuds_key.airgap_home, tmp_path / "out") == 0
+    names = sorted(p.name for p in (tmp_path / "out" / "unsorted").iterdir())
+    assert names == ["_CON", "evilgpj.exe[31m", "item"]
+
+
+def test_a_signed_and_encrypted_item_decrypts_without_the_signers_key(
+    ombuds_key: KeyPair, tmp_path: Path
+) -> None:
+    signer_home = tmp_path / "signer"
+    generate_key(signer_home, "Signer", "")
+    public = tmp_path / "ombuds.asc"
+    export_public_key(ombuds_key.airgap_home, ombuds_key.fingerprint, public)
+    subprocess.run(["gpg", "--homedir", str(signer_home), "--batch", "--import", str(public)],
+                   check=True, capture_output=True)  # fmt: skip
+    sealed = tmp_path / "1-brave-otter-doc.gpg"
+    subprocess.run(["gpg", "--homedir", str(signer_home), "--batch", "--trust-model", "always",
+                    "--pinentry-mode", "loopback", "--passphrase", "", "--recipient",
+                    ombuds_key.fingerprint, "--set-filename", "signed.txt", "--sign",
+                    "--encrypt", "--output", str(sealed)], input=b"signed words",
+                   check=True, capture_output=True)  # fmt: skip
+    stop_agent(signer_home)
+    result = decrypt_file(ombuds_key.airgap_home, sealed, tmp_path / "out")
+    assert result.path.name == "signed.txt"
+    assert result.path.read_bytes() == b"signed words"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import functools
 import os
 import subprocess
@@ -245,25 +244,45 @@ def test_export_never_overwrites_an_existing_file(
     assert (first.name, second.name) == ("photo (2).jpg", "photo (3).jpg")
 
 
-def test_export_without_hard_links_still_never_overwrites(
+def test_the_uncleaned_copy_never_touches_the_export_folder(
     mat2: Mat2, tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """FAT USB sticks refuse link(): the copy fallback must keep the same promise."""
+    """out_dir is the stick that leaves: not even a deleted uncleaned copy may be on it."""
+    seen_in_out: list[list[str]] = []
+    real_clean = Mat2.clean
 
-    def no_hard_links(*_args: object, **_kwargs: object) -> None:
-        raise OSError(errno.EPERM, "Operation not permitted")
+    def watching_clean(self: Mat2, work_copy: Path) -> Path:
+        seen_in_out.append([str(p) for p in out_dir.rglob("*")])
+        assert not work_copy.is_relative_to(out_dir)
+        return real_clean(self, work_copy)
 
-    monkeypatch.setattr(export.os, "link", no_hard_links)
+    monkeypatch.setattr(Mat2, "clean", watching_clean)
     photo = make_jpeg_with_gps(tmp_path / "photo.jpg")
-    (out_dir / "photo.jpg").write_bytes(b"the ombuds' own file")
 
     cleaned = export_file(mat2, photo, out_dir)
 
-    assert (out_dir / "photo.jpg").read_bytes() == b"the ombuds' own file"
-    assert cleaned.name == "photo (2).jpg"
+    assert seen_in_out == [[]]
+    assert entries(out_dir) == ["photo.jpg"]
     with Image.open(cleaned) as after:
         assert after.getexif().get_ifd(GPS_IFD) == {}
-    assert entries(out_dir) == ["photo (2).jpg", "photo.jpg"]
+
+
+def test_a_file_whose_content_is_not_its_harmless_extension_is_refused(
+    mat2: Mat2, tmp_path: Path, out_dir: Path
+) -> None:
+    """mat2 copies .txt and .bmp untouched; a JPEG renamed .txt must not slip out."""
+    disguised = tmp_path / "holiday.txt"
+    disguised.write_bytes(make_jpeg_with_gps(tmp_path / "photo.jpg").read_bytes())
+    fake_bmp = tmp_path / "scan.bmp"
+    fake_bmp.write_bytes(disguised.read_bytes())
+    honest = tmp_path / "notes.txt"
+    honest.write_text("Meeting on Tuesday. Café at 10.\n")
+
+    for refused in (disguised, fake_bmp):
+        with pytest.raises(NotExported, match="refused"):
+            export_file(mat2, refused, out_dir)
+    assert export_file(mat2, honest, out_dir).read_text() == honest.read_text()
+    assert entries(out_dir) == ["notes.txt"]
 
 
 def test_export_leaves_the_original_unchanged(mat2: Mat2, tmp_path: Path, out_dir: Path) -> None:
@@ -314,8 +333,14 @@ def test_export_refuses_folders_and_special_files(
 
 
 def test_no_temporary_files_remain_after_success_or_failure(
-    tmp_path: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    out_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    work_area = tmp_path / "tmp"
+    work_area.mkdir()
+    monkeypatch.setattr(export.tempfile, "tempdir", str(work_area))
     photo = make_jpeg_with_gps(tmp_path / "photo.jpg")
     fake = tmp_path / "fake.pdf"
     fake.write_bytes(b"%PDF-1.4 broken")
@@ -325,6 +350,7 @@ def test_no_temporary_files_remain_after_success_or_failure(
     assert run_export(photo, fake, blob, tmp_path / "missing.jpg", "--out", out_dir) == 1
 
     assert entries(out_dir) == ["photo.jpg"]
+    assert entries(work_area) == []
     assert capsys.readouterr().out.count("NOT cleaned, not exported:") == 3
 
 

@@ -115,3 +115,40 @@ def test_keygen_never_overwrites_a_public_key_file_or_adds_a_second_key(
     assert "already holds a secret key" in capsys.readouterr().err
     assert sum(line.startswith("sec:") for line in gpg_listing(home).splitlines()) == 1
     stop_agent(home)
+
+
+def test_keygen_never_follows_a_dangling_symlink_for_the_public_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "elsewhere" / "planted.asc"
+    victim.parent.mkdir()
+    (tmp_path / "ombuds.asc").symlink_to(victim)
+    status, _, _ = keygen(tmp_path, PASSPHRASE)
+    assert status == 2
+    assert not victim.exists()
+
+
+def test_keygen_with_an_unwritable_public_key_path_makes_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "g"
+    read_end, write_end = os.pipe()
+    os.write(write_end, PASSPHRASE.encode() + b"\n")
+    os.close(write_end)
+    status = main(["keygen", "--gnupghome", str(home), "--public-out",
+                   str(tmp_path / "missing" / "dir" / "pub.asc"), "--passphrase-fd",
+                   str(read_end)])  # fmt: skip
+    os.close(read_end)
+    stop_agent(home)
+    assert status == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert list(home.glob("private-keys-v1.d/*")) == []
+
+
+def test_a_bad_passphrase_descriptor_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["keygen", "--gnupghome", str(tmp_path / "g"), "--public-out",
+                   str(tmp_path / "pub.asc"), "--passphrase-fd", "987"])  # fmt: skip
+    assert status == 2
+    assert "could not read a passphrase from descriptor 987" in capsys.readouterr().err
