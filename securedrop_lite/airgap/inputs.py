@@ -71,7 +71,7 @@ def _from_file(path: Path) -> list[Entry]:
     label = printable(path.name)
     if not path.name.endswith(".gpg"):
         return [Refused(label, "not a .gpg file")]
-    return [sealed_from_name(label, path.name, lambda: _open_no_follow(path))]
+    return [sealed_from_name(label, path.name, _opener(path))]
 
 
 def _from_folder(folder: Path) -> list[Entry]:
