@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
-import itertools
 import os
 import secrets
 import stat
@@ -23,6 +22,7 @@ from typing import IO
 from urllib.parse import unquote
 
 from securedrop_lite.airgap.inputs import TEXT_KINDS, UNREADABLE, Sealed, sealed_from_name
+from securedrop_lite.airgap.keys import SecretKey, find_secret_key, run_gpg
 from securedrop_lite.airgap.names import numbered_names, safe_file_name
 from securedrop_lite.crypto.gpg import CryptoError, gpg_base_command
 
@@ -44,42 +44,6 @@ class WrongPassphrase(CryptoError):
 class Decrypted:
     path: Path
     original_name: str
-
-
-@dataclass(frozen=True)
-class SecretKey:
-    """The ombuds' submission key in the air-gapped GnuPG home."""
-
-    home: Path
-    fingerprint: str
-    key_ids: frozenset[str]  # long ids of the key and its subkeys, as ENC_TO names them
-
-
-def find_secret_key(home: Path, fingerprint: str | None = None) -> SecretKey:
-    """Return the one secret key in home (or the one named), refusing any ambiguity."""
-    command = gpg_base_command(home, agent=True) + ["--with-colons", "--list-secret-keys"]
-    try:
-        done = subprocess.run(command, capture_output=True, check=False, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CryptoError(f"gpg did not run: {exc}") from exc
-    records = [line.split(":") for line in done.stdout.decode("utf-8", "replace").splitlines()]
-    keys: dict[str, set[str]] = {}  # primary fingerprint -> long ids of it and its subkeys
-    ids: set[str] = set()
-    for record, following in itertools.pairwise(records):
-        if record[0] == "sec" and following[0] == "fpr":
-            ids = keys.setdefault(following[9], set())
-        if record[0] in {"sec", "ssb"} and len(record) > 4:
-            ids.add(record[4])
-    if fingerprint is not None:
-        wanted = fingerprint.replace(" ", "").upper()
-        if wanted not in keys:
-            raise CryptoError(f"no secret key {wanted} in {home}")
-        return SecretKey(home, wanted, frozenset(keys[wanted]))
-    if len(keys) != 1:
-        found = "no secret key" if not keys else f"{len(keys)} secret keys"
-        raise CryptoError(f"{home} holds {found}; name the submission key with --key")
-    ((only, ids),) = keys.items()
-    return SecretKey(home, only, frozenset(ids))
 
 
 def _status_reader(stream: IO[bytes], lines: list[str]) -> threading.Thread:
@@ -187,14 +151,8 @@ def check_passphrase(key: SecretKey, passphrase: str) -> None:
     Checking once, before any item, means a damaged item is never mistaken for a
     wrong passphrase, and a wrong passphrase stops the run before anything is written.
     """
-    encrypt = gpg_base_command(key.home, agent=True) + [
-        "--encrypt", "--recipient", key.fingerprint, "--output", "-",
-    ]  # fmt: skip
-    try:
-        probe = subprocess.run(encrypt, input=b"probe", capture_output=True, check=True,
-                               timeout=60).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CryptoError(f"gpg could not encrypt a probe to the submission key: {exc}") from exc
+    encrypt = ["--encrypt", "--recipient", key.fingerprint, "--output", "-"]
+    probe = run_gpg(key.home, encrypt, data=b"probe")
     sink = os.open(os.devnull, os.O_WRONLY)
     try:
         status = _run_gpg(key, io.BytesIO(probe), sink, passphrase, 1024)

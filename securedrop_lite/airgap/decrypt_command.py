@@ -9,14 +9,12 @@ from pathlib import Path
 from securedrop_lite.airgap.decrypt import (
     DEFAULT_MAX_BYTES,
     DecryptFailed,
-    SecretKey,
     check_passphrase,
     decrypt_sealed,
-    find_secret_key,
 )
 from securedrop_lite.airgap.inputs import InputUnreadable, Refused, Sealed, read_input
 from securedrop_lite.airgap.keygen_command import read_passphrase
-from securedrop_lite.airgap.keys import stop_agent
+from securedrop_lite.airgap.keys import SecretKey, find_secret_key, stop_agent
 from securedrop_lite.airgap.names import printable
 
 

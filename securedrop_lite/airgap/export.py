@@ -11,7 +11,6 @@ action="store_true"`), so plain `mat2 FILE` runs exiftool unsandboxed.
 
 from __future__ import annotations
 
-import errno
 import mimetypes
 import os
 import re
@@ -22,6 +21,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from securedrop_lite.airgap.inputs import InputUnreadable, open_regular_file
 from securedrop_lite.airgap.names import numbered_names, printable, safe_file_name
 
 MAT2 = Path("/usr/bin/mat2")
@@ -169,29 +169,13 @@ def _mat2_reason(done: subprocess.CompletedProcess[str], work: Path) -> str:
     return f"mat2 could not clean it: {detail}"
 
 
-def _open_regular_file(source: Path) -> int:
-    """Open source for reading, refusing a symlink, a folder or any special file."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        # The checks below are on the opened descriptor, so the path cannot be
-        # swapped for a symlink or a FIFO between check and copy.
-        descriptor = os.open(source, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise NotExported("refused: it is a symbolic link; give the file itself") from None
-        raise NotExported(f"refused: cannot open it ({exc.strerror})") from None
-    mode = os.fstat(descriptor).st_mode
-    if stat.S_ISREG(mode):
-        return descriptor
-    os.close(descriptor)
-    if stat.S_ISDIR(mode):
-        raise NotExported("refused: it is a folder; give the files in it")
-    raise NotExported("refused: it is not a regular file")
-
-
 def _copy_in(source: Path, work: Path) -> Path:
     """Copy source's bytes, uninterpreted, into work under its sanitized name."""
-    with open(_open_regular_file(source), "rb") as original:
+    try:
+        descriptor = open_regular_file(source)
+    except InputUnreadable as exc:
+        raise NotExported(str(exc)) from None
+    with open(descriptor, "rb") as original:
         work_copy = work / safe_file_name(source.name, "file")
         target = os.open(work_copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with open(target, "wb") as copy:

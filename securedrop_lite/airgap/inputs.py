@@ -9,6 +9,7 @@ on this machine. Entries that could only come from tampering (absolute paths,
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -26,8 +27,16 @@ from securedrop_lite.airgap.names import printable
 ITEM_NAME = re.compile(r"^(?P<number>[0-9]{1,9})-(?P<who>[a-z0-9]+(?:-[a-z0-9]+){0,7})-"
                        r"(?P<kind>msg|doc|reply)\.gpg$")  # fmt: skip
 UNSORTED = "unsorted"
+
+
+class InputUnreadable(Exception):
+    """An input that cannot be read: missing, not a regular file, or a broken zip."""
+
+
 # What reading an entry can raise: a damaged zip, a bad deflate stream, a method we lack.
-UNREADABLE = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+UNREADABLE = (
+    OSError, InputUnreadable, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+)  # fmt: skip
 TEXT_KINDS = {"msg", "reply"}
 
 
@@ -62,9 +71,28 @@ def sealed_from_name(label: str, base_name: str, opener: Callable[[], IO[bytes]]
     return Sealed(label, match["who"], base_name.removesuffix(".gpg"), match["kind"], opener)
 
 
-def _open_no_follow(path: Path) -> IO[bytes]:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    return os.fdopen(fd, "rb")
+def open_regular_file(path: Path) -> int:
+    """Open path for reading, refusing a symlink, a folder or any special file."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        # The checks below are on the opened descriptor, so the path cannot be
+        # swapped for a symlink or a FIFO between a check and the read.
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputUnreadable("refused: it is a symbolic link; give the file itself") from None
+        raise InputUnreadable(f"refused: cannot open it ({exc.strerror})") from None
+    mode = os.fstat(descriptor).st_mode
+    if stat.S_ISREG(mode):
+        return descriptor
+    os.close(descriptor)
+    if stat.S_ISDIR(mode):
+        raise InputUnreadable("refused: it is a folder; give the files in it")
+    raise InputUnreadable("refused: it is not a regular file")
+
+
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: os.fdopen(open_regular_file(path), "rb")
 
 
 def _from_file(path: Path) -> list[Entry]:
@@ -94,10 +122,6 @@ def _from_folder(folder: Path) -> list[Entry]:
                 opener = _opener(path)
                 entries.append(sealed_from_name(label, name, opener))
     return entries
-
-
-def _opener(path: Path) -> Callable[[], IO[bytes]]:
-    return lambda: _open_no_follow(path)
 
 
 def _unsafe_zip_path(name: str) -> bool:
@@ -138,7 +162,3 @@ def read_input(path: Path) -> Iterator[list[Entry]]:
     if not path.is_file():
         raise InputUnreadable(f"{printable(str(path))} is not a file, a zip or a folder")
     yield _from_file(path)
-
-
-class InputUnreadable(Exception):
-    """The input is missing, or a zip that cannot be read at all."""

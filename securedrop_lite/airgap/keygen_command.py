@@ -8,11 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from securedrop_lite.airgap.decrypt import find_secret_key
 from securedrop_lite.airgap.keys import (
     ALGORITHMS,
     export_public_key_bytes,
     generate_key,
+    secret_keys,
     stop_agent,
 )
 from securedrop_lite.crypto import CryptoError
@@ -62,15 +62,10 @@ def read_passphrase(fd: int | None, prompt: str, confirm: bool) -> str:
 
 
 def _home_already_has_a_key(home: Path) -> bool:
-    if not (home / "private-keys-v1.d").is_dir():
-        return False
     try:
-        find_secret_key(home)
-    except CryptoError as exc:
-        return "no secret key" not in str(exc)
+        return bool(secret_keys(home))
     finally:
         stop_agent(home)
-    return True
 
 
 def _claim_public_out(path: Path) -> int:

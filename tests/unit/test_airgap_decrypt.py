@@ -16,10 +16,14 @@ from securedrop_lite.airgap.decrypt import (
     DecryptFailed,
     decrypt_file,
     decrypt_sealed,
-    find_secret_key,
 )
 from securedrop_lite.airgap.inputs import sealed_from_name
-from securedrop_lite.airgap.keys import export_public_key, generate_key, stop_agent
+from securedrop_lite.airgap.keys import (
+    export_public_key,
+    find_secret_key,
+    generate_key,
+    stop_agent,
+)
 from securedrop_lite.airgap.names import safe_file_name
 from securedrop_lite.config import Config
 from securedrop_lite.crypto import CryptoError, SubmissionKey
