@@ -17,6 +17,7 @@ from journalist_interface.access import (
 )
 from journalist_interface.forms import ActionForm, NewUserForm, SettingsForm
 from securedrop_lite.config import MIB
+from securedrop_lite.onion import apply_user_change, auth_private_line
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.settings import InstanceSettings, InvalidSettings
@@ -49,6 +50,20 @@ def make_admin_blueprint(services: Services) -> Blueprint:
             raise AccountError("There is no such user.")
         return account.username
 
+    def client_key_page(username: str, private_key: str, **context: Any) -> str:
+        """Show a Tor client key once, and what became of it at the onion service."""
+        update = apply_user_change(services.onion)
+        address = services.onion.ombuds_address or ""
+        return render_template(
+            context.pop("template", "admin/onion_key.html"),
+            username=username,
+            onion_address=address,
+            onion_key=private_key,
+            auth_line=auth_private_line(address, private_key),
+            access=update,
+            **context,
+        )
+
     @bp.get("/")
     def users() -> str:
         return users_page(form=NewUserForm())
@@ -62,7 +77,21 @@ def make_admin_blueprint(services: Services) -> Blueprint:
         except AccountError as exc:
             return users_page(form=form, error=str(exc)), 400
         services.audit.record(Event.USER_ADDED)
-        return render_template("admin/new_user.html", new=new, qr=qr_svg(new.totp_uri))
+        return client_key_page(
+            new.username,
+            new.onion_private_key,
+            template="admin/new_user.html",
+            new=new,
+            qr=qr_svg(new.totp_uri),
+        )
+
+    @bp.post("/users/<int(max=2147483647):user_id>/onion-key")
+    def new_onion_key(user_id: int) -> str:
+        require_valid(ActionForm())
+        username = account_name(user_id)
+        private_key = services.users.new_onion_key(user_id)
+        services.audit.record(Event.ONION_KEY_REISSUED)
+        return client_key_page(username, private_key)
 
     @bp.post("/users/<int(max=2147483647):user_id>/passphrase")
     def reset_passphrase(user_id: int) -> str:
@@ -104,7 +133,8 @@ def make_admin_blueprint(services: Services) -> Blueprint:
             raise AccountError("You cannot delete your own account; ask another admin.")
         services.users.delete(user_id)
         services.audit.record(Event.USER_DELETED)
-        flash(f"Deleted the account {username}.")
+        flash(f"Deleted the account {username}; their Tor client key is revoked.")
+        flash(apply_user_change(services.onion).message)
         return redirect(url_for("admin.users"))
 
     @bp.route("/settings", methods=["GET", "POST"])

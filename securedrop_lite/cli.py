@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import json
 import os
 import shutil
@@ -16,10 +15,18 @@ from pathlib import Path
 
 import segno
 
-from securedrop_lite import db
-from securedrop_lite.config import Config, ConfigError, config_path, load_config, write_new_config
+from securedrop_lite import cli_onion, db
+from securedrop_lite.config import (
+    Config,
+    ConfigError,
+    check_loopback,
+    config_path,
+    load_config,
+    write_new_config,
+)
 from securedrop_lite.crypto import CryptoError, KeyUnusableError, SubmissionKey, import_public_key
 from securedrop_lite.crypto.gpg import ensure_home
+from securedrop_lite.onion import OnionKeyError, TorError, ensure_keys
 from securedrop_lite.services.users import AccountError
 from securedrop_lite.store import Store
 
@@ -38,16 +45,6 @@ authenticator app (type it, or scan the code below).
 
 class CliError(Exception):
     """A command cannot go ahead; the message says why and what to do."""
-
-
-def _check_loopback(bind: str) -> None:
-    host = bind.rsplit(":", 1)[0].strip("[]")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise CliError(f"refusing to bind {bind}: sdlite serves on loopback only; tor publishes it")
 
 
 def initialize(data_dir: Path, key_file: Path, organization: str) -> str:
@@ -73,9 +70,15 @@ def initialize(data_dir: Path, key_file: Path, organization: str) -> str:
         loaded = load_config(os.environ, config)
         Store(loaded.store_dir, lambda: datetime.now(UTC))
         db.upgrade(loaded.database_url)
+        # The onion addresses exist from the start: the apps answer for them, and
+        # `user add` writes them into each user's client-key line.
+        from securedrop_lite.services import onion_settings
+
+        ensure_keys(onion_settings(loaded))
     except BaseException:
         config.unlink(missing_ok=True)
         shutil.rmtree(data_dir / "gnupg", ignore_errors=True)
+        shutil.rmtree(data_dir / "onion", ignore_errors=True)
         raise
     return fingerprint
 
@@ -98,8 +101,10 @@ def _load(data_dir: Path) -> Config:
 def _serve(args: argparse.Namespace) -> int:
     from securedrop_lite.serve import serve
 
-    _check_loopback(args.bind)
     config = _load(args.data_dir)
+    from securedrop_lite.services import onion_settings
+
+    ensure_keys(onion_settings(config))  # instances made before onion keys existed
     if args.app == "journalist":
         from journalist_interface import create_app as create_journalist_app
 
@@ -108,7 +113,9 @@ def _serve(args: argparse.Namespace) -> int:
         from source_interface import create_app as create_source_app
 
         factory = create_source_app
-    serve(lambda: factory(config), args.bind, args.workers, args.threads)
+    bind = args.bind or (config.ombuds_listen if args.app == "journalist" else config.source_listen)
+    check_loopback(bind)
+    serve(lambda: factory(config), bind, args.workers, args.threads)
     return 0
 
 
@@ -122,21 +129,36 @@ def _user(args: argparse.Namespace) -> int:
             print(f"{account.username}{'  (admin)' if account.is_admin else ''}")
         return 0
     if args.user_command == "delete":
-        found = [a for a in services.users.list() if a.username == args.name]
-        if not found:
-            raise CliError(f"there is no user named {args.name}")
-        services.users.delete(found[0].id)
+        services.users.delete(services.users.find(args.name).id)
         services.audit.record(Event.USER_DELETED)
-        print(f"Deleted {args.name}.")
+        print(f"Deleted {args.name}; their Tor client key is revoked.")
+        cli_onion.refresh_access(services)
+        return 0
+    if args.user_command == "onion-key":
+        account = services.users.find(args.name)
+        private_key = services.users.new_onion_key(account.id)
+        print(f"{args.name} has a new Tor client key; the old one is revoked.")
+        print(cli_onion.client_key_text(services, account.username, private_key))
+        cli_onion.refresh_access(services)
         return 0
     new = services.users.add(args.name, args.admin)
     services.audit.record(Event.USER_ADDED)
     if args.json:
-        print(json.dumps(dataclasses.asdict(new)))
-        return 0
-    print(NEW_USER_TEXT.format(new=new, role="admin" if new.is_admin else "ombuds"))
-    segno.make(new.totp_uri, error="m").terminal(compact=True)
+        print(
+            json.dumps({**dataclasses.asdict(new), "onion_address": services.onion.ombuds_address})
+        )
+    else:
+        print(NEW_USER_TEXT.format(new=new, role="admin" if new.is_admin else "ombuds"))
+        segno.make(new.totp_uri, error="m").terminal(compact=True)
+        print(cli_onion.client_key_text(services, new.username, new.onion_private_key))
+    cli_onion.refresh_access(services, quiet=args.json)
     return 0
+
+
+def _onion(args: argparse.Namespace) -> int:
+    from securedrop_lite.services import build_services
+
+    return cli_onion.run_onion(build_services(_load(args.data_dir)), args)
 
 
 def _purge(args: argparse.Namespace) -> int:
@@ -166,25 +188,33 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from securedrop_lite.demo import DEMO_BANNER, make_demo_instance
+    from securedrop_lite.demo import demo_banner, make_demo_instance, publish_demo_onions
+    from securedrop_lite.services import build_services
 
     data_dir = args.data_dir.resolve()
+    # The listen addresses are settings, so both servers and the onion targets agree.
+    for flag, name in (
+        (args.bind, "SDLITE_SOURCE_LISTEN"),
+        (args.journalist_bind, "SDLITE_OMBUDS_LISTEN"),
+    ):
+        if flag:
+            os.environ[name] = flag
     airgap = make_demo_instance(data_dir, initialize)
-    _check_loopback(args.journalist_bind)
-    banner = DEMO_BANNER.format(
-        bind=args.bind, journalist_bind=args.journalist_bind, data_dir=data_dir, airgap=airgap
-    )
-    print(banner, flush=True)
+    services = build_services(_load(data_dir))
+    onions = publish_demo_onions(services)
+    print(demo_banner(services.config, airgap, onions), flush=True)
     journalist = subprocess.Popen(
         [sys.executable, "-m", "securedrop_lite.cli", "serve", "journalist",
-         "--data-dir", str(data_dir), "--bind", args.journalist_bind, "--workers", "1"]
+         "--data-dir", str(data_dir), "--workers", "1"]
     )  # fmt: skip
     try:
-        args.data_dir, args.app = data_dir, "source"
+        args.data_dir, args.app, args.bind = data_dir, "source", None
         return _serve(args)
     finally:
         journalist.terminate()
         journalist.wait(timeout=30)
+        if onions is not None:
+            services.onion.down()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -201,11 +231,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--data-dir", type=Path, required=name == "serve", default=Path(".demo")
         )
-        command.add_argument("--bind", default="127.0.0.1:8080")
+        command.add_argument("--bind", help="loopback HOST:PORT (default: from the config)")
         command.add_argument("--workers", type=int, default=2)
         command.add_argument("--threads", type=int, default=8)
         if name == "demo":
-            command.add_argument("--journalist-bind", default="127.0.0.1:8081")
+            command.add_argument("--journalist-bind", help="loopback HOST:PORT")
     user = sub.add_parser("user", help="manage ombuds accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="add an account with a generated passphrase and TOTP")
@@ -215,11 +245,13 @@ def _parser() -> argparse.ArgumentParser:
     delete = user_sub.add_parser("delete", help="delete an account")
     delete.add_argument("name")
     listing = user_sub.add_parser("list", help="list accounts")
+    rekey = user_sub.add_parser("onion-key", help="replace an account's Tor client key")
+    rekey.add_argument("name")
     purge = sub.add_parser("purge", help="destroy deleted and expired data")
     purge.add_argument(
         "--older-than", type=int, metavar="DAYS", help="also delete sources idle this long"
     )
-    for command in (add, delete, listing, purge):
+    for command in (add, delete, listing, rekey, purge, *cli_onion.register(sub)):
         command.add_argument("--data-dir", type=Path, required=True)
     return parser
 
@@ -227,7 +259,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.umask(0o077)  # the database, store and keyring: readable by the service user only
-    handlers = {"init": _init, "serve": _serve, "demo": _demo, "user": _user, "purge": _purge}
+    handlers = {
+        "init": _init,
+        "serve": _serve,
+        "demo": _demo,
+        "user": _user,
+        "purge": _purge,
+        "onion": _onion,
+    }
     try:
         return handlers[args.command](args)
     except (CliError, ConfigError, AccountError) as exc:
@@ -235,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyUnusableError as exc:
         print(f"error: the submission key cannot be used: {exc}", file=sys.stderr)
+        return 2
+    except TorError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+    except OnionKeyError as exc:
+        print(f"error: onion service key: {exc}", file=sys.stderr)
         return 2
     except CryptoError as exc:
         print(f"error: GnuPG failed: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from securedrop_lite.onion.endpoint import ControlEndpoint
 
 CONFIG_FILE_NAME = "sdlite.toml"
 MIB = 1024 * 1024
@@ -56,7 +59,16 @@ class Config:
     allow_uploads: bool = True
     session_lifetime: timedelta = timedelta(hours=2)
     kdf: KdfParams = field(default_factory=KdfParams)
+    # Overrides the address read from the source service's key (DATA_DIR/onion/source),
+    # for a source service whose key lives elsewhere.
     onion_address: str | None = None
+    # Where the apps listen (loopback only; tor forwards the onion services here), and
+    # tor's control port, through which `sdlite onion up` publishes them.
+    source_listen: str = "127.0.0.1:8080"
+    ombuds_listen: str = "127.0.0.1:8081"
+    tor_control: ControlEndpoint | None = None
+    tor_control_password: str | None = None
+    onion_pow: bool = False
     # Starting values of the settings admins edit on /admin/settings.
     welcome_text: str = ""
     response_promise: str = "The ombuds office aims to answer within 7 days."
@@ -77,6 +89,8 @@ class Config:
             raise ConfigError("upload and message limits must be positive")
         if self.retention_days < 0 or self.login_attempts_per_minute <= 0:
             raise ConfigError("retention_days and login_attempts_per_minute cannot be negative")
+        for listen in (self.source_listen, self.ombuds_listen):
+            check_loopback(listen)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sdlite.db'}")
 
@@ -89,12 +103,37 @@ class Config:
         return self.data_dir / "gnupg"
 
     @property
+    def onion_dir(self) -> Path:
+        return self.data_dir / "onion"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
     @property
     def admin_log_path(self) -> Path:
         return self.log_dir / "admin.log"
+
+
+def check_loopback(bind: str) -> None:
+    """Refuse a HOST:PORT that is not on loopback: tor publishes the apps, nothing else."""
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{bind} is not a loopback HOST:PORT: sdlite serves on loopback only")
+
+
+def _endpoint(value: Any, name: str) -> ControlEndpoint | None:
+    if not value:
+        return None
+    try:
+        return ControlEndpoint.parse(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
 
 
 def _b64(value: Any, name: str) -> bytes:
@@ -141,6 +180,10 @@ _PARSERS: dict[str, Any] = {
     "session_lifetime_minutes": _int,
     "kdf_profile": lambda v, n: str(v),
     "onion_address": lambda v, n: str(v) or None,
+    "source_listen": lambda v, n: str(v),
+    "ombuds_listen": lambda v, n: str(v),
+    "tor_control": _endpoint,
+    "onion_pow": _bool,
     "welcome_text": lambda v, n: str(v),
     "response_promise": lambda v, n: str(v),
     "retention_days": _int,
@@ -172,7 +215,7 @@ def _load_kdf(profile: str, env: Mapping[str, str]) -> KdfParams:
 
 
 _TOP_LEVEL_KEYS = {*_PARSERS, "submission_key_fingerprint", "secrets"}
-_SECRET_KEYS = {"pepper_id", "pepper_key", "secret_key"}
+_SECRET_KEYS = {"pepper_id", "pepper_key", "secret_key", "tor_control_password"}
 
 
 def _check_keys(raw: Mapping[str, Any]) -> None:
@@ -212,8 +255,12 @@ def load_config(env: Mapping[str, str], path: Path) -> Config:
     fingerprint = raw.get("submission_key_fingerprint")
     if not isinstance(fingerprint, str) or len(fingerprint) != 40:
         raise ConfigError("submission_key_fingerprint must be a 40-character fingerprint")
+    password = env.get("SDLITE_TOR_CONTROL_PASSWORD", secrets_table.get("tor_control_password"))
+    if password is not None and not isinstance(password, str):
+        raise ConfigError("secrets.tor_control_password must be a string")
     return Config(
         data_dir=path.parent,
+        tor_control_password=password or None,
         pepper_id=_b64(secrets_table.get("pepper_id"), "secrets.pepper_id"),
         pepper_key=_b64(secrets_table.get("pepper_key"), "secrets.pepper_key"),
         secret_key=_b64(secrets_table.get("secret_key"), "secrets.secret_key"),
@@ -251,6 +298,15 @@ def render_new_config(fingerprint: str, organization_name: str) -> str:
         "login_attempts_per_minute = 5\n"
         "# Starting values; once an admin saves /admin/settings, the database holds them.\n"
         "retention_days = 0\n"
+        "# Where the apps listen, on loopback; tor forwards the onion services here.\n"
+        'source_listen = "127.0.0.1:8080"\n'
+        'ombuds_listen = "127.0.0.1:8081"\n'
+        "# tor's control port, through which `sdlite onion up` publishes both onion services\n"
+        "# (cookie authentication; or set tor_control_password under [secrets]). Empty: sdlite\n"
+        "# does not manage onion services (a torrc HiddenServiceDir does). See tor/README.md.\n"
+        'tor_control = ""\n'
+        "# Ask visitors of the source service for proof of work under a flood (tor >= 0.4.8).\n"
+        "onion_pow = false\n"
         "\n[secrets]\n"
         f'pepper_id = "{fresh()}"\n'
         f'pepper_key = "{fresh()}"\n'

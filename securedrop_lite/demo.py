@@ -6,11 +6,13 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from securedrop_lite.config import config_path, load_config
-from securedrop_lite.services import build_services
+from securedrop_lite.config import Config, config_path, load_config
+from securedrop_lite.onion import OnionStatus, TorError
+from securedrop_lite.services import Services, build_services
 
 DEMO_ADMIN = "demo-admin"
 DEMO_BANNER = """
@@ -19,7 +21,7 @@ DEMO_BANNER = """
 ================================================================================
  Source interface:   http://{bind}/
  Ombuds interface:   http://{journalist_bind}/
- Data directory:     {data_dir}
+{onions} Data directory:     {data_dir}
  DEMO private key:   {airgap}/gnupg  (no passphrase)
  DEMO admin login:   {airgap}/demo-admin.json  (username, passphrase, TOTP secret)
 
@@ -40,6 +42,38 @@ DEMO_BANNER = """
  Press Ctrl-C to stop.
 ================================================================================
 """
+
+
+ONIONS_PUBLISHED = """ Source onion:       http://{status.source_address}/
+ Ombuds onion:       http://{status.ombuds_address}/
+                     (Tor client key: onion_private_key in demo-admin.json)
+"""
+ONIONS_OFF = """ Onion services:     not published. To publish them too, point tor_control in
+                     {data_dir}/sdlite.toml (or SDLITE_TOR_CONTROL) at a tor
+                     control port; see tor/README.md.
+"""
+
+
+def publish_demo_onions(services: Services) -> OnionStatus | None:
+    """Publish both onion services when a control port is configured; None if not."""
+    if not services.onion.configured:
+        return None
+    try:
+        return services.onion.up()
+    except TorError as exc:
+        print(f"WARNING: the onion services were not published: {exc}", file=sys.stderr)
+        return None
+
+
+def demo_banner(config: Config, airgap: Path, onions: OnionStatus | None) -> str:
+    published = ONIONS_PUBLISHED.format(status=onions) if onions else None
+    return DEMO_BANNER.format(
+        bind=config.source_listen,
+        journalist_bind=config.ombuds_listen,
+        data_dir=config.data_dir,
+        airgap=airgap,
+        onions=published or ONIONS_OFF.format(data_dir=config.data_dir),
+    )
 
 
 def make_demo_instance(data_dir: Path, initialize: Callable[[Path, Path, str], str]) -> Path:

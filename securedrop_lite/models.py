@@ -140,6 +140,9 @@ class User(Base):
     # ends every session made before (sessions carry the epoch they were made under).
     session_epoch: Mapped[str] = mapped_column(String(32))
     created_on: Mapped[date]
+    # The public half (base32) of the user's Tor client-authorization key for the ombuds
+    # onion service; the private half was shown to the user once. None: no access by Tor.
+    onion_client_key: Mapped[str | None] = mapped_column(String(56))
 
 
 class LoginAttempt(Base):

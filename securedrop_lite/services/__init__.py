@@ -13,6 +13,7 @@ from securedrop_lite.config import Config
 from securedrop_lite.crypto import SubmissionKey
 from securedrop_lite.db import Database
 from securedrop_lite.kdf import CodenameKdf
+from securedrop_lite.onion import OnionPublisher, OnionSettings
 from securedrop_lite.services.audit import AuditLog
 from securedrop_lite.services.deletion import DeletionService
 from securedrop_lite.services.inbox import InboxService
@@ -47,6 +48,18 @@ class Services:
     deletion: DeletionService
     users: UserService
     audit: AuditLog
+    onion: OnionPublisher
+
+
+def onion_settings(config: Config) -> OnionSettings:
+    return OnionSettings(
+        onion_dir=config.onion_dir,
+        control=config.tor_control,
+        control_password=config.tor_control_password,
+        source_target=config.source_listen,
+        ombuds_target=config.ombuds_listen,
+        source_pow=config.onion_pow,
+    )
 
 
 def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -71,6 +84,14 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         CodenameKdf(config.pepper_id, config.pepper_key, config.kdf),
         clock,
     )
+    users = UserService(
+        db,
+        words,
+        PassphraseCheck(passphrase_hasher(config.kdf)),
+        clock,
+        config.login_attempts_per_minute,
+        lambda: settings.current().organization_name,
+    )
     return Services(
         config=config,
         clock=clock,
@@ -85,13 +106,7 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         inbox=InboxService(db, store, deletion, clock),
         replies=ReplyService(db, store, key, deletion, config.max_message_chars, clock),
         deletion=deletion,
-        users=UserService(
-            db,
-            words,
-            PassphraseCheck(passphrase_hasher(config.kdf)),
-            clock,
-            config.login_attempts_per_minute,
-            lambda: settings.current().organization_name,
-        ),
+        users=users,
         audit=AuditLog(db, clock),
+        onion=OnionPublisher(onion_settings(config), lambda: list(users.onion_clients().values())),
     )

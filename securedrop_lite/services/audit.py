@@ -28,6 +28,7 @@ class Event(enum.StrEnum):
     ADMIN_GRANTED = "admin granted"
     ADMIN_REVOKED = "admin revoked"
     SETTINGS_CHANGED = "settings changed"
+    ONION_KEY_REISSUED = "tor client key reissued"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from securedrop_lite.auth import (
 from securedrop_lite.codename import CodenameGenerator
 from securedrop_lite.db import Database
 from securedrop_lite.models import LoginAttempt, User
+from securedrop_lite.onion.keys import ClientKeyPair
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
@@ -61,6 +62,7 @@ class Account:
     id: int
     username: str
     is_admin: bool
+    has_onion_key: bool
     # Changes when the account's credentials or role change: older sessions stop working.
     session_epoch: str
 
@@ -74,10 +76,15 @@ class NewCredentials:
     totp_secret: str
     totp_uri: str
     is_admin: bool
+    # The private half of the user's Tor client-authorization key for the ombuds onion
+    # service (base32); the server keeps only the public half.
+    onion_private_key: str
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.username, user.is_admin, user.session_epoch)
+    return Account(
+        user.id, user.username, user.is_admin, user.onion_client_key is not None, user.session_epoch
+    )
 
 
 def _new_epoch() -> str:
@@ -110,6 +117,7 @@ class UserService:
             )
         passphrase = self.passphrases.generate()
         secret = new_totp_secret()
+        onion_key = ClientKeyPair.generate()
         user = User(
             username=username,
             passphrase_hash=self.check.hash(passphrase),
@@ -117,6 +125,7 @@ class UserService:
             is_admin=is_admin,
             session_epoch=_new_epoch(),
             created_on=self.clock().date(),
+            onion_client_key=onion_key.public,
         )
         try:
             with self.db.session() as s:
@@ -124,7 +133,7 @@ class UserService:
         except IntegrityError as exc:
             raise AccountError(f"There is already a user named {username}.") from exc
         uri = provisioning_uri(secret, username, self.issuer())
-        return NewCredentials(username, passphrase, secret, uri, is_admin)
+        return NewCredentials(username, passphrase, secret, uri, is_admin, onion_key.private)
 
     def authenticate(self, username: str, passphrase: str, code: str) -> Account:
         """Return the account if all is right, or raise LoginRefused."""
@@ -183,6 +192,14 @@ class UserService:
             s.add(LoginAttempt(username=username, attempted_at=now))
         return True
 
+    def find(self, username: str) -> Account:
+        with self.db.session() as s:
+            user = s.scalars(select(User).where(User.username == username.strip().lower()))
+            found = user.one_or_none()
+            if found is None:
+                raise AccountError(f"There is no user named {username}.")
+            return _account(found)
+
     def get(self, user_id: int) -> Account | None:
         with self.db.session() as s:
             user = s.get(User, user_id)
@@ -198,6 +215,23 @@ class UserService:
     def list(self) -> list[Account]:
         with self.db.session() as s:
             return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def onion_clients(self) -> dict[str, str]:
+        """Return each username's public client key: who may reach the ombuds onion service."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(User.username, User.onion_client_key).where(
+                    User.onion_client_key.isnot(None)
+                )
+            )
+            return {name: key for name, key in rows if key is not None}
+
+    def new_onion_key(self, user_id: int) -> str:
+        """Replace the account's Tor client key; return the new private half, shown once."""
+        pair = ClientKeyPair.generate()
+        with self.db.session() as s:
+            self._user(s, user_id).onion_client_key = pair.public
+        return pair.private
 
     def reset_passphrase(self, user_id: int) -> str:
         """Give the account a new generated passphrase and return it, to be shown once."""

@@ -8,7 +8,7 @@ from flask import Flask
 
 from securedrop_lite.config import Config
 from securedrop_lite.sessions import SessionStore
-from securedrop_lite.web import errors, headers
+from securedrop_lite.web import errors, headers, hosts
 from securedrop_lite.web.request import READ_CHUNK_BYTES, SecureRequest
 from securedrop_lite.web.session import SealedSessionInterface
 
@@ -27,6 +27,7 @@ def base_app(
     sessions: SessionStore,
     cookie_name: str,
     csrf_lifetime: timedelta,
+    onion_address: str | None,
 ) -> Flask:
     """Return a Flask app with the settings, session interface and handlers both apps need."""
     app = Flask(import_name)
@@ -40,6 +41,7 @@ def base_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.session_interface = SealedSessionInterface(sessions, cookie_name)
+    hosts.install(app, [onion_address])
     headers.install(app)
     errors.install(app)
     return app

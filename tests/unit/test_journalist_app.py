@@ -430,7 +430,7 @@ def test_admin_adds_a_user_who_can_then_log_in(
     secret = re.search(r'id="totp-secret">([^<]+)<', text).group(1)  # type: ignore[union-attr]
     assert "<svg" in text
     assert len(passphrase.split()) >= 7
-    carol = NewCredentials("carol", passphrase, secret, "", False)
+    carol = NewCredentials("carol", passphrase, secret, "", False, "")
     assert OmbudsActions(journalist_app.test_client(), clock).login(carol).status_code == 302
 
 
@@ -455,7 +455,7 @@ def test_admin_two_factor_reset_keeps_the_old_secret_until_the_new_one_is_verifi
     clock.advance(timedelta(seconds=30))
     old = OmbudsActions(journalist_app.test_client(), clock)
     assert old.login(bob).status_code == 401
-    new = NewCredentials("bob", bob.passphrase, new_secret, "", False)
+    new = NewCredentials("bob", bob.passphrase, new_secret, "", False, "")
     assert OmbudsActions(journalist_app.test_client(), clock).login(new).status_code == 302
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from securedrop_lite.config import Config
 from securedrop_lite.models import Source, Submission, WebSession
+from securedrop_lite.onion import read_address
 from securedrop_lite.services import Services, build_services
 from securedrop_lite.web.headers import SECURITY_HEADERS
 from securedrop_lite.web.session import COOKIE_NAME
@@ -70,7 +71,9 @@ def test_metadata_reports_the_instance(client: Any, config: Config) -> None:
     assert data["submission_key_fingerprint"] == config.submission_key_fingerprint
     assert data["allow_uploads"] is True
     assert data["max_upload_bytes"] == 500 * 1024 * 1024
-    assert data["onion_address"] is None
+    # The address of the source service's own key, made at `sdlite init`.
+    assert data["onion_address"] == read_address(config.onion_dir / "source")
+    assert data["onion_address"].endswith(".onion") and len(data["onion_address"]) == 62
     assert data["submission_key_usable"] is True
     assert data["sdlite_version"]
 
