@@ -102,9 +102,6 @@ def _serve(args: argparse.Namespace) -> int:
     from securedrop_lite.serve import serve
 
     config = _load(args.data_dir)
-    from securedrop_lite.services import onion_settings
-
-    ensure_keys(onion_settings(config))  # instances made before onion keys existed
     if args.app == "journalist":
         from journalist_interface import create_app as create_journalist_app
 
@@ -115,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         factory = create_source_app
     bind = args.bind or (config.ombuds_listen if args.app == "journalist" else config.source_listen)
     check_loopback(bind)
-    serve(lambda: factory(config), bind, args.workers, args.threads)
+    serve(lambda: factory(config), bind, args.workers, args.threads, config.upload_idle_seconds)
     return 0
 
 
@@ -124,6 +121,7 @@ def _user(args: argparse.Namespace) -> int:
     from securedrop_lite.services.audit import Event
 
     services = build_services(_load(args.data_dir))
+    ensure_keys(services.onion.settings)  # instances made before onion keys existed
     if args.user_command == "list":
         for account in services.users.list():
             print(f"{account.username}{'  (admin)' if account.is_admin else ''}")

@@ -69,6 +69,8 @@ class Config:
     tor_control: ControlEndpoint | None = None
     tor_control_password: str | None = None
     onion_pow: bool = False
+    # A request that sends nothing for this long is stopped; its total time is unbounded.
+    upload_idle_seconds: int = 300
     # Starting values of the settings admins edit on /admin/settings.
     welcome_text: str = ""
     response_promise: str = "The ombuds office aims to answer within 7 days."
@@ -87,6 +89,8 @@ class Config:
             raise ConfigError("pepper_id and pepper_key must differ")
         if self.max_upload_bytes <= 0 or self.max_message_chars <= 0:
             raise ConfigError("upload and message limits must be positive")
+        if self.upload_idle_seconds <= 0:
+            raise ConfigError("upload_idle_seconds must be positive")
         if self.retention_days < 0 or self.login_attempts_per_minute <= 0:
             raise ConfigError("retention_days and login_attempts_per_minute cannot be negative")
         for listen in (self.source_listen, self.ombuds_listen):
@@ -184,6 +188,7 @@ _PARSERS: dict[str, Any] = {
     "ombuds_listen": lambda v, n: str(v),
     "tor_control": _endpoint,
     "onion_pow": _bool,
+    "upload_idle_seconds": _int,
     "welcome_text": lambda v, n: str(v),
     "response_promise": lambda v, n: str(v),
     "retention_days": _int,

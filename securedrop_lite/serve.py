@@ -1,9 +1,19 @@
 """Serve an app with gunicorn: it streams request bodies instead of spooling them to disk.
 
-gthread workers keep a slow upload (500 MiB over Tor can take hours) in a thread while
-the worker's main loop keeps answering the arbiter's heartbeat, so `timeout` does not
-cut it off. There is no access log at all (P4), and the error log is scrubbed of
-addresses, because gunicorn writes the client's IP when it refuses a malformed request.
+Timeouts for slow Tor uploads: 500 MiB at 50 KiB/s, a slow but working circuit, take
+almost three hours. gthread workers keep such an upload in a thread while the worker's
+main loop keeps answering the arbiter's heartbeat, so gunicorn's `timeout` (the
+heartbeat) never cuts it off, and nothing bounds the total time. What is bounded is
+silence: a connection that sends no byte for `upload_idle_seconds` (5 minutes by
+default) is closed with a 408 page, so stalled uploads cannot hold every thread forever.
+
+Workers and threads: each worker is a process with its own database pool and `threads`
+threads; each thread serves one request at a time, so `workers * threads` uploads can
+arrive at once (16 by default). Each upload buffers about 1 MiB, so threads are cheap
+in memory; more workers use both cores for encryption.
+
+There is no access log at all (P4), and the error log is scrubbed of addresses,
+because gunicorn writes the client's IP when it refuses a malformed request.
 """
 
 from __future__ import annotations
@@ -71,10 +81,28 @@ def tune_allocator() -> bool:
     )
 
 
+class IdleTimeout:
+    """WSGI middleware: a request's socket reads time out after `seconds` of silence."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            # gthread leaves the socket blocking with no timeout while a request is read.
+            sock.settimeout(self.seconds)
+        return self.app(environ, start_response)
+
+
 class _Server(BaseApplication):
-    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    def __init__(
+        self, factory: Callable[[], Any], options: dict[str, Any], idle_seconds: float
+    ) -> None:
         self._factory = factory
         self._options = options
+        self._idle_seconds = idle_seconds
         super().__init__()
 
     def load_config(self) -> None:
@@ -83,7 +111,9 @@ class _Server(BaseApplication):
 
     def load(self) -> Any:
         tune_allocator()  # in the worker, after the fork
-        return self._factory()
+        app = self._factory()
+        app.wsgi_app = IdleTimeout(app.wsgi_app, self._idle_seconds)
+        return app
 
 
 def gunicorn_options(bind: str, workers: int = 2, threads: int = 8) -> dict[str, Any]:
@@ -92,7 +122,7 @@ def gunicorn_options(bind: str, workers: int = 2, threads: int = 8) -> dict[str,
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
-        "timeout": 120,
+        "timeout": 120,  # the arbiter's heartbeat, not a limit on a request: see above
         "graceful_timeout": 30,
         "keepalive": 5,
         "accesslog": None,
@@ -105,6 +135,12 @@ def gunicorn_options(bind: str, workers: int = 2, threads: int = 8) -> dict[str,
     }
 
 
-def serve(factory: Callable[[], Any], bind: str, workers: int = 2, threads: int = 8) -> None:
+def serve(
+    factory: Callable[[], Any],
+    bind: str,
+    workers: int = 2,
+    threads: int = 8,
+    idle_seconds: float = 300,
+) -> None:
     """Run gunicorn in the foreground; each worker builds its own app with factory()."""
-    _Server(factory, gunicorn_options(bind, workers, threads)).run()
+    _Server(factory, gunicorn_options(bind, workers, threads), idle_seconds).run()

@@ -76,6 +76,18 @@ def _read_private(path: Path, header: bytes, length: int) -> bytes:
     return data[len(header) :]
 
 
+def _read_public(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise OnionKeyError(f"cannot read {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(len(_PUBLIC_HEADER) + 33)
+    if len(data) != len(_PUBLIC_HEADER) + 32 or not data.startswith(_PUBLIC_HEADER):
+        raise OnionKeyError(f"{path} is not a tor v3 public key file")
+    return data[len(_PUBLIC_HEADER) :]
+
+
 @dataclass(frozen=True)
 class ServiceKey:
     """The key of one v3 onion service, kept in a tor HiddenServiceDir layout."""
@@ -131,11 +143,18 @@ class ServiceKey:
 
 
 def read_address(directory: Path) -> str | None:
-    """Return the onion address whose key is in directory, or None if there is none yet."""
+    """Return the address of the service key in directory, or None if there is none yet.
+
+    Reads only the public key and the hostname: the apps call this, and the systemd
+    units keep the secret keys out of the source app's reach.
+    """
     try:
-        return ServiceKey.load(directory).address
-    except OnionKeyError:
+        public = _read_public(directory / PUBLIC_KEY_FILE)
+        address = service_id(public) + ".onion"
+        hostname = (directory / HOSTNAME_FILE).read_text().strip()
+    except (OnionKeyError, OSError):
         return None
+    return address if hostname == address else None
 
 
 def _b32(raw: bytes) -> str:

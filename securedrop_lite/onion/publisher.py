@@ -67,7 +67,11 @@ class OnionStatus:
 
     @property
     def healthy(self) -> bool:
-        return self.source_published and self.ombuds_published and self.clients_current
+        """Both services are up as configured; an ombuds service without keys stays closed."""
+        ombuds_as_it_should_be = (
+            self.ombuds_published and self.clients_current
+        ) or self.client_keys == 0
+        return self.source_published and ombuds_as_it_should_be
 
 
 def ensure_keys(settings: OnionSettings) -> tuple[ServiceKey, ServiceKey]:

@@ -38,7 +38,7 @@ def error_page(error: HTTPException) -> Response:
         render_template("error.html", code=code, title=error.name, description=error.description),
         status=code,
     )
-    if code == 413:
+    if code in (408, 413):  # the rest of the body will not be read
         response.headers["Connection"] = "close"
     return response
 

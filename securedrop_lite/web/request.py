@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from flask import Request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from securedrop_lite.spool import EncryptedSpool
@@ -14,6 +14,13 @@ from securedrop_lite.spool import EncryptedSpool
 
 class MalformedForm(BadRequest):
     description = "The form could not be read. Please go back and send it again."
+
+
+class UploadStalled(RequestTimeout):
+    description = (
+        "Nothing arrived for several minutes, so the upload was stopped and nothing of "
+        "it was kept. Please send it again."
+    )
 
 
 # Read request bodies in 1 MiB pieces, gunicorn's largest recv(): with Werkzeug's
@@ -87,6 +94,13 @@ class SecureRequest(Request):
             super()._load_form_data()
         except ValueError as exc:
             raise MalformedForm from exc
+        except TimeoutError as exc:  # the idle timeout of securedrop_lite.serve
+            raise UploadStalled from exc
+        except ClientDisconnected as exc:
+            # Werkzeug reports a read that timed out as a disconnection; say which it was.
+            if isinstance(exc.__context__, TimeoutError):
+                raise UploadStalled from exc
+            raise
 
     def close(self) -> None:
         """Close every stream this request opened, even when parsing stopped half-way."""

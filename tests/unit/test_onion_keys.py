@@ -65,7 +65,15 @@ def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     os.chmod(tmp_path / "source" / "hs_ed25519_secret_key", 0o640)
     with pytest.raises(OnionKeyError, match="readable by others"):
         ServiceKey.load(tmp_path / "source")
-    assert read_address(tmp_path / "source") is None
+
+
+def test_the_address_is_read_without_the_secret_key(tmp_path: Path) -> None:
+    # The source app reads its address; its systemd unit hides the secret keys from it.
+    key = ServiceKey.load_or_create(tmp_path / "source")
+    (tmp_path / "source" / "hs_ed25519_secret_key").unlink()
+    assert read_address(tmp_path / "source") == key.address
+    (tmp_path / "source" / "hostname").write_text("b" * 55 + "d.onion\n")
+    assert read_address(tmp_path / "source") is None  # disagrees with the public key
 
 
 def test_a_symlinked_key_is_refused(tmp_path: Path) -> None:
