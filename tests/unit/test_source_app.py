@@ -73,7 +73,8 @@ def test_metadata_reports_the_instance(client: Any, config: Config) -> None:
     assert data["max_upload_bytes"] == 500 * 1024 * 1024
     # The address of the source service's own key, made at `sdlite init`.
     assert data["onion_address"] == read_address(config.onion_dir / "source")
-    assert data["onion_address"].endswith(".onion") and len(data["onion_address"]) == 62
+    assert data["onion_address"].endswith(".onion")
+    assert len(data["onion_address"]) == 62
     assert data["submission_key_usable"] is True
     assert data["sdlite_version"]
 
