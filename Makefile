@@ -8,21 +8,26 @@ STAMPS := $(VENV)/.stamps
 DEMO_DIR ?= .demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: gnupg encrypts; mat2 strips metadata on the air-gapped machine, inside
-# a bubblewrap sandbox;
-# chromium drives the no-JavaScript browser tests.
-RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv
-TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver
+# a bubblewrap sandbox; tor publishes the onion services (the demo uses it when a control
+# port is configured; it is never started by installing it here).
+# Tests: chromium drives the no-JavaScript browser tests; tor runs the private test
+# network; shellcheck, systemd-analyze (systemd) and vagrant check the deployment files.
+RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv tor
+TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver shellcheck systemd
+# Only for `vagrant validate`, which needs a provider plugin but no hypervisor; their
+# recommendations (qemu, an NFS server, libguestfs) would add a gigabyte for nothing.
+VAGRANT_PACKAGES := vagrant vagrant-libvirt
 
 .PHONY: demo test lint bench system-deps venv clean
 
-# $(call apt,PACKAGES): install whichever of PACKAGES are missing.
+# $(call apt,PACKAGES[,APT OPTIONS]): install whichever of PACKAGES are missing.
 define apt
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(2) $$missing; \
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 endef
@@ -32,6 +37,7 @@ $(STAMPS)/system: Makefile
 
 $(STAMPS)/system-test: Makefile $(STAMPS)/system
 	$(call apt,$(TEST_PACKAGES))
+	$(call apt,$(VAGRANT_PACKAGES),--no-install-recommends)
 
 $(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt setup.cfg pyproject.toml $(STAMPS)/system
 	$(PYTHON) -m venv $(VENV)

@@ -68,7 +68,7 @@ class Config:
     ombuds_listen: str = "127.0.0.1:8081"
     tor_control: ControlEndpoint | None = None
     tor_control_password: str | None = None
-    onion_pow: bool = False
+    onion_pow: bool = True
     # A request that sends nothing for this long is stopped; its total time is unbounded.
     upload_idle_seconds: int = 300
     # Starting values of the settings admins edit on /admin/settings.
@@ -311,7 +311,7 @@ def render_new_config(fingerprint: str, organization_name: str) -> str:
         "# does not manage onion services (a torrc HiddenServiceDir does). See tor/README.md.\n"
         'tor_control = ""\n'
         "# Ask visitors of the source service for proof of work under a flood (tor >= 0.4.8).\n"
-        "onion_pow = false\n"
+        "onion_pow = true\n"
         "\n[secrets]\n"
         f'pepper_id = "{fresh()}"\n'
         f'pepper_key = "{fresh()}"\n'

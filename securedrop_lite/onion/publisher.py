@@ -145,8 +145,14 @@ class OnionPublisher:
         return options
 
     def _publish_ombuds(self, controller: Controller, ombuds: ServiceKey) -> None:
-        self._remove(controller, ombuds)
         keys = self._current_client_keys()
+        previous = self._published_clients()
+        self._remove(controller, ombuds)
+        if previous is None or set(previous) - set(keys):
+            # A revoked client's open rendezvous circuit would otherwise outlive DEL_ONION
+            # and reach the service again once it is re-added with the same key (measured:
+            # about a minute). Cut them all; clients with a current key reconnect.
+            self._close_rendezvous_circuits(controller, ombuds)
         self._record_clients(None)
         if not keys:
             return  # no user has a key: the interface stays unpublished
@@ -175,6 +181,20 @@ class OnionPublisher:
         # A multi-line reply lists one id per line, outside KEY=VALUE.
         ids.update(line.strip() for line in str(reply).splitlines() if len(line.strip()) == 56)
         return ids
+
+    @staticmethod
+    def _close_rendezvous_circuits(controller: Controller, key: ServiceKey) -> None:
+        reply = command(controller, "GETINFO circuit-status")
+        for line in str(reply).splitlines():
+            fields = line.split()
+            if (
+                len(fields) > 1
+                and fields[0].isdigit()
+                and "PURPOSE=HS_SERVICE_REND" in fields
+                and f"REND_QUERY={key.service_id}" in fields
+            ):
+                # The circuit may close by itself meanwhile; tor then answers 552.
+                controller.msg(f"CLOSECIRCUIT {fields[0]}")
 
     @staticmethod
     def _remove(controller: Controller, key: ServiceKey) -> None:
