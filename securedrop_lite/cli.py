@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,9 @@ def _demo(args: argparse.Namespace) -> int:
     from securedrop_lite.services import build_services
 
     data_dir = args.data_dir.resolve()
+    # Until gunicorn installs its own handlers, a SIGTERM must still unwind the finally
+    # below, or the onion services would outlive the demo.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # The listen addresses are settings, so both servers and the onion targets agree.
     for flag, name in (
         (args.bind, "SDLITE_SOURCE_LISTEN"),
@@ -199,18 +203,21 @@ def _demo(args: argparse.Namespace) -> int:
             os.environ[name] = flag
     airgap = make_demo_instance(data_dir, initialize)
     services = build_services(_load(data_dir))
-    onions = publish_demo_onions(services)
-    print(demo_banner(services.config, airgap, onions), flush=True)
-    journalist = subprocess.Popen(
-        [sys.executable, "-m", "securedrop_lite.cli", "serve", "journalist",
-         "--data-dir", str(data_dir), "--workers", "1"]
-    )  # fmt: skip
+    onions = None
+    journalist: subprocess.Popen[bytes] | None = None
     try:
+        onions = publish_demo_onions(services)
+        print(demo_banner(services.config, airgap, onions), flush=True)
+        journalist = subprocess.Popen(
+            [sys.executable, "-m", "securedrop_lite.cli", "serve", "journalist",
+             "--data-dir", str(data_dir), "--workers", "1"]
+        )  # fmt: skip
         args.data_dir, args.app, args.bind = data_dir, "source", None
         return _serve(args)
     finally:
-        journalist.terminate()
-        journalist.wait(timeout=30)
+        if journalist is not None:
+            journalist.terminate()
+            journalist.wait(timeout=30)
         if onions is not None:
             services.onion.down()
 

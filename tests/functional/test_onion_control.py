@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,3 +210,34 @@ def test_without_a_control_port_user_changes_say_how_to_apply_them(
     code, out, _ = sdlite(capsys, "user", "delete", "bob", "--data-dir", str(data_dir))
     assert code == 0
     assert "run `sdlite onion export-clients`" in out
+
+
+def test_the_demo_publishes_both_onion_services_when_a_control_port_is_set(
+    tor: OfflineTor, tmp_path: Path
+) -> None:
+    from tests.conftest import VENV_BIN, free_port
+
+    port, ombuds_port = free_port(), free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [str(VENV_BIN / "sdlite"), "demo", "--data-dir", str(tmp_path / "demo"),
+             "--bind", f"127.0.0.1:{port}", "--journalist-bind", f"127.0.0.1:{ombuds_port}",
+             "--workers", "1"],
+            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while "Press Ctrl-C" not in log.read_text() and time.monotonic() < deadline:
+            assert demo.poll() is None, log.read_text()
+            time.sleep(0.2)
+        source, ombuds = addresses(tmp_path / "demo")
+        banner = log.read_text()
+        assert f"Source onion:       http://{source}/" in banner
+        assert f"Ombuds onion:       http://{ombuds}/" in banner
+        # demo-admin's key opens the ombuds service, so both are up.
+        assert detached(tor) == {source[:56], ombuds[:56]}
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+    assert detached(tor) == set()  # withdrawn when the demo stops
