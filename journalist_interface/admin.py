@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from journalist_interface.access import (
     admin_required,
@@ -17,7 +26,13 @@ from journalist_interface.access import (
 )
 from journalist_interface.forms import ActionForm, NewUserForm, SettingsForm
 from securedrop_lite.config import MIB
-from securedrop_lite.onion import apply_user_change, auth_private_line
+from securedrop_lite.onion import (
+    AccessUpdate,
+    OnionPublisher,
+    TorError,
+    apply_user_change,
+    auth_private_line,
+)
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
 from securedrop_lite.services.settings import InstanceSettings, InvalidSettings
@@ -37,12 +52,45 @@ def _settings_form(current: InstanceSettings) -> SettingsForm:
     return form
 
 
+REPUBLISHING = (
+    "The ombuds onion service is republished with the new list of Tor keys as this page "
+    "finishes loading. Every open connection to it, yours included, is cut and reopens "
+    "within seconds; the Accounts page then shows whether it worked."
+)
+
+
+def onion_state(onion: OnionPublisher) -> tuple[bool, str]:
+    """Return whether the ombuds onion service is as it should be, and a line saying so."""
+    if not onion.configured:
+        return True, "sdlite does not manage the onion services here (no tor_control)."
+    try:
+        status = onion.status()
+    except TorError as exc:
+        return False, f"The onion services' state is unknown: {exc}"
+    except Exception as exc:  # the page must render whatever went wrong
+        return False, f"The onion services' state is unknown ({type(exc).__name__})."
+    if status.healthy:
+        return True, (
+            f"Both onion services are published; the ombuds service admits "
+            f"{status.client_keys} client key(s)."
+        )
+    return False, (
+        "The onion services are NOT as they should be (not published, or an outdated "
+        "list of client keys): run `sdlite onion up` on the server."
+    )
+
+
 def make_admin_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("admin", __name__)
     bp.before_request(admin_required(lambda: None))
 
     def users_page(**context: Any) -> str:
-        return render_template("admin/users.html", users=services.users.list(), **context)
+        return render_template(
+            "admin/users.html",
+            users=services.users.list(),
+            onion_state=onion_state(services.onion),
+            **context,
+        )
 
     def account_name(user_id: int) -> str:
         account = services.users.get(user_id)
@@ -50,9 +98,25 @@ def make_admin_blueprint(services: Services) -> Blueprint:
             raise AccountError("There is no such user.")
         return account.username
 
+    def republish_after_response() -> AccessUpdate:
+        """Republish the ombuds service once this response has been sent.
+
+        Republishing after a revocation cuts every circuit to the ombuds service, the
+        admin's own included: the page (with a key shown only once) must arrive first.
+        """
+        if not services.onion.configured:
+            return apply_user_change(services.onion)
+
+        @after_this_request
+        def then_republish(response: Response) -> Response:
+            response.call_on_close(lambda: apply_user_change(services.onion))
+            return response
+
+        return AccessUpdate(True, REPUBLISHING)
+
     def client_key_page(username: str, private_key: str, **context: Any) -> str:
         """Show a Tor client key once, and what became of it at the onion service."""
-        update = apply_user_change(services.onion)
+        update = republish_after_response()
         address = services.onion.ombuds_address or ""
         return render_template(
             context.pop("template", "admin/onion_key.html"),
@@ -133,8 +197,8 @@ def make_admin_blueprint(services: Services) -> Blueprint:
             raise AccountError("You cannot delete your own account; ask another admin.")
         services.users.delete(user_id)
         services.audit.record(Event.USER_DELETED)
-        flash(f"Deleted the account {username}; their Tor client key is revoked.")
-        flash(apply_user_change(services.onion).message)
+        flash(f"Deleted the account {username}.")
+        flash(republish_after_response().message)
         return redirect(url_for("admin.users"))
 
     @bp.route("/settings", methods=["GET", "POST"])

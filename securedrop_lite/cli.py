@@ -28,6 +28,7 @@ from securedrop_lite.config import (
 from securedrop_lite.crypto import CryptoError, KeyUnusableError, SubmissionKey, import_public_key
 from securedrop_lite.crypto.gpg import ensure_home
 from securedrop_lite.onion import OnionKeyError, TorError, ensure_keys
+from securedrop_lite.process import make_undumpable
 from securedrop_lite.services.users import AccountError
 from securedrop_lite.store import Store
 
@@ -264,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.umask(0o077)  # the database, store and keyring: readable by the service user only
+    make_undumpable()
     handlers = {
         "init": _init,
         "serve": _serve,
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (CliError, ConfigError, AccountError) as exc:
+    except (CliError, cli_onion.CliError, ConfigError, AccountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyUnusableError as exc:

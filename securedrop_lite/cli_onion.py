@@ -16,6 +16,11 @@ from securedrop_lite.onion import (
 )
 from securedrop_lite.services import Services
 
+
+class CliError(Exception):
+    """A command cannot go ahead; the message says why."""
+
+
 CLIENT_KEY_TEXT = """
   Tor client key for the ombuds interface at http://{address}/ :
     {key}
@@ -60,19 +65,26 @@ def _print_status(status: OnionStatus) -> None:
 
 def _export_clients(services: Services, out_dir: Path) -> int:
     """Write one <user>.auth per client key into a HiddenServiceDir's authorized_clients/."""
-    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clients = services.users.onion_clients()
+    if not clients:
+        # tor publishes a HiddenServiceDir without any .auth file OPEN to everyone.
+        raise CliError(
+            "no user has a Tor client key: refusing to leave authorized_clients empty, "
+            "which would open the ombuds service to anyone (sdlite user onion-key NAME)"
+        )
+    lines = {name: authorized_client_line(key) for name, key in clients.items()}  # all valid
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     wanted = {f"{name}.auth" for name in clients}
     for stale in out_dir.glob("*.auth"):
         if stale.name not in wanted:
             stale.unlink()
-    for name, key in clients.items():
+    for name, line in lines.items():
         path = out_dir / f"{name}.auth"
         temporary = out_dir / f".{name}.auth.tmp"
         temporary.unlink(missing_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(authorized_client_line(key) + "\n")
+            f.write(line + "\n")
         os.replace(temporary, path)
     print(f"Wrote {len(clients)} client key(s) to {out_dir}; now reload tor.")
     return 0

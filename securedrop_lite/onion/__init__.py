@@ -1,8 +1,10 @@
 """Tor onion services through stem: the source service, and the ombuds service behind
 per-user client authorization."""
 
+from securedrop_lite.onion.access import AccessUpdate, apply_user_change
 from securedrop_lite.onion.control import (
     OnionNotConfigured,
+    TorBusy,
     TorError,
     TorMissing,
     TorRefused,
@@ -18,11 +20,9 @@ from securedrop_lite.onion.keys import (
     read_address,
 )
 from securedrop_lite.onion.publisher import (
-    AccessUpdate,
     OnionPublisher,
     OnionSettings,
     OnionStatus,
-    apply_user_change,
     ensure_keys,
 )
 
@@ -36,6 +36,7 @@ __all__ = [
     "OnionSettings",
     "OnionStatus",
     "ServiceKey",
+    "TorBusy",
     "TorError",
     "TorMissing",
     "TorRefused",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import warnings
@@ -36,6 +37,10 @@ class TorUnreachable(TorError):
 
 class TorRefused(TorError):
     """tor refused our authentication or a command."""
+
+
+class TorBusy(TorError):
+    """Another sdlite process holds the publication lock for too long."""
 
 
 def _missing_or_unreachable(endpoint: ControlEndpoint, exc: Exception) -> TorError:
@@ -79,6 +84,11 @@ class _ConnectedPort(stem.socket.ControlSocket):
             return _open(self._endpoint)
         except OSError as exc:
             raise stem.SocketError(exc) from exc
+
+
+# stem traces every command it sends, ADD_ONION with the service's secret key included:
+# none of it may reach a handler of ours.
+logging.getLogger("stem").propagate = False
 
 
 @contextmanager

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import stem
 from stem.control import Controller
 
 from securedrop_lite.onion.control import (
     OnionNotConfigured,
-    TorError,
+    TorBusy,
     TorRefused,
+    TorUnreachable,
     command,
     connect,
     reply_values,
@@ -31,6 +34,8 @@ from securedrop_lite.onion.endpoint import ControlEndpoint
 from securedrop_lite.onion.keys import CLIENT_KEY, ServiceKey, read_address
 
 VIRTUAL_PORT = 80
+MAX_STREAMS_PER_CIRCUIT = 16  # Tor Browser opens at most 6 connections to one site
+LOCK_TIMEOUT_SECONDS = 60.0
 PUBLISHED_CLIENTS_FILE = "published-clients"
 
 
@@ -104,13 +109,13 @@ class OnionPublisher:
         source, ombuds = ensure_keys(self.settings)
         with self._locked(), self._controller() as controller:
             self._remove(controller, source)
-            self._add(controller, source, self._source_options())
+            self._add(controller, source, self._source_options(), ("MaxStreamsCloseCircuit",))
             self._publish_ombuds(controller, ombuds)
         return self.status()
 
     def refresh_clients(self) -> OnionStatus:
         """Republish the ombuds service with the users' current client keys."""
-        _, ombuds = ensure_keys(self.settings)
+        ombuds = ServiceKey.load_or_create(self.settings.ombuds_dir)
         with self._locked(), self._controller() as controller:
             self._publish_ombuds(controller, ombuds)
         return self.status()
@@ -139,7 +144,12 @@ class OnionPublisher:
         )
 
     def _source_options(self) -> list[str]:
-        options = [f"Port={VIRTUAL_PORT},{self.settings.source_target}"]
+        # One circuit may hold at most this many streams at once; past that tor closes
+        # it, so one visitor cannot occupy every server thread over a single circuit.
+        options = [
+            f"Port={VIRTUAL_PORT},{self.settings.source_target}",
+            f"MaxStreams={MAX_STREAMS_PER_CIRCUIT}",
+        ]
         if self.settings.source_pow:
             options.append("PoWDefensesEnabled=1")
         return options
@@ -186,7 +196,8 @@ class OnionPublisher:
     def _close_rendezvous_circuits(controller: Controller, key: ServiceKey) -> None:
         reply = command(controller, "GETINFO circuit-status")
         for line in str(reply).splitlines():
-            fields = line.split()
+            # With one circuit, tor answers on the key's own line: circuit-status=ID ...
+            fields = line.removeprefix("circuit-status=").split()
             if (
                 len(fields) > 1
                 and fields[0].isdigit()
@@ -194,7 +205,10 @@ class OnionPublisher:
                 and f"REND_QUERY={key.service_id}" in fields
             ):
                 # The circuit may close by itself meanwhile; tor then answers 552.
-                controller.msg(f"CLOSECIRCUIT {fields[0]}")
+                try:
+                    controller.msg(f"CLOSECIRCUIT {fields[0]}")
+                except stem.ControllerError as exc:
+                    raise TorUnreachable("tor closed the control connection") from exc
 
     @staticmethod
     def _remove(controller: Controller, key: ServiceKey) -> None:
@@ -229,9 +243,22 @@ class OnionPublisher:
     def _locked(self) -> Iterator[None]:
         """Serialize publications: two user deletions at once must not re-add a revoked key."""
         self.settings.onion_dir.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(self.settings.onion_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(
+            self.settings.onion_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
+        )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TorBusy(
+                            "another sdlite process has been publishing the onion services "
+                            f"for {LOCK_TIMEOUT_SECONDS:.0f} s; try again"
+                        ) from None
+                    time.sleep(0.1)
             yield
         finally:
             os.close(fd)
@@ -253,33 +280,3 @@ class OnionPublisher:
             return (self.settings.ombuds_dir / PUBLISHED_CLIENTS_FILE).read_text().split()
         except FileNotFoundError:
             return None
-
-
-@dataclass(frozen=True)
-class AccessUpdate:
-    """What became of a change of users at the onion service, to tell the admin."""
-
-    applied: bool
-    message: str
-
-
-def apply_user_change(onion: OnionPublisher) -> AccessUpdate:
-    """Republish the ombuds service after users or their keys changed; never raise."""
-    if not onion.configured:
-        return AccessUpdate(
-            False,
-            "sdlite does not manage the onion services here (no tor_control). If a torrc "
-            "HiddenServiceDir serves the ombuds interface, run `sdlite onion export-clients` "
-            "and reload tor so this change takes effect.",
-        )
-    try:
-        status = onion.refresh_clients()
-    except TorError as exc:
-        return AccessUpdate(
-            False,
-            f"The ombuds onion service was NOT updated: {exc}. Until `sdlite onion up` "
-            "succeeds, tor still admits the old list of client keys.",
-        )
-    return AccessUpdate(
-        True, f"The ombuds onion service now admits {status.client_keys} client key(s)."
-    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,76 @@ def test_the_demo_publishes_both_onion_services_when_a_control_port_is_set(
         demo.terminate()
         demo.wait(timeout=30)
     assert detached(tor) == set()  # withdrawn when the demo stops
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_the_admin_pages_show_a_new_key_first_and_republish_after(
+    tor: OfflineTor, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import HttpOmbuds, start_live_server, stop_live_server
+
+    boss = add_user(capsys, data_dir, "boss")
+    code, out, _ = sdlite(
+        capsys, "user", "add", "chief", "--admin", "--json", "--data-dir", str(data_dir)
+    )
+    chief = json.loads(out)
+    assert code == 0
+    assert sdlite(capsys, "onion", "up", "--data-dir", str(data_dir))[0] == 0
+    env = {"SDLITE_TOR_CONTROL": os.environ["SDLITE_TOR_CONTROL"]}
+    server = start_live_server(data_dir, tmp_path, env, app="journalist")
+    try:
+        admin = HttpOmbuds(server.url)
+        assert admin.login(chief).status_code == 302
+        page = admin.post("/admin/users", {"username": "carol"}, page="/admin/")
+        assert page.status_code == 200
+        assert 'id="onion-key"' in page.text
+        assert "republished with the new list of Tor keys" in page.text
+        wait_for(lambda: len(published_clients(data_dir)) == 3)  # boss, chief, carol
+        users = admin.get("/admin/")
+        assert "Both onion services are published" in users.text
+        assert "admits 3 client key(s)" in users.text
+
+        (boss_id,) = re.findall(r'/admin/users/(\d+)/delete"', users.text)[:1]
+        assert boss["username"] == "boss"
+        before = published_clients(data_dir)
+        deleted = admin.post(
+            f"/admin/users/{boss_id}/delete", {}, page=f"/admin/users/{boss_id}/delete"
+        )
+        assert deleted.status_code == 302
+        wait_for(lambda: len(published_clients(data_dir)) == 2)
+        assert published_clients(data_dir) < before
+
+        # Whatever breaks at the onion service, the change stands and the page says so.
+        lock = data_dir / "onion" / ".lock"
+        lock.unlink()
+        lock.mkdir()
+        page = admin.post("/admin/users", {"username": "dave"}, page="/admin/")
+        assert page.status_code == 200
+        assert 'id="onion-key"' in page.text
+        users = admin.get("/admin/")
+        assert users.status_code == 200
+        assert "dave" in users.text
+        assert "NOT as they should be" in users.text
+        assert "Traceback" not in server.log_text()
+    finally:
+        stop_live_server(server)
+
+
+def test_export_clients_refuses_to_leave_the_ombuds_service_open(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "authorized_clients"
+    out_dir.mkdir()
+    (out_dir / "old.auth").write_text("descriptor:x25519:" + "A" * 52 + "\n")
+    code, _, err = sdlite(
+        capsys, "onion", "export-clients", str(out_dir), "--data-dir", str(data_dir)
+    )
+    assert code == 2
+    assert "would open the ombuds service to anyone" in err
+    assert [p.name for p in out_dir.iterdir()] == ["old.auth"]  # nothing touched
