@@ -28,6 +28,9 @@ readonly UNIT_DIR=/etc/systemd/system
 readonly LOG_NAMESPACE=sdlite
 readonly JOURNALD_CONF=/etc/systemd/journald@$LOG_NAMESPACE.conf
 readonly SERVICE_USER=sdlite
+# This script, as install_source installs it (configure_instance sources it as
+# the service user). Not readonly: the tests point it at the checkout.
+INSTALLED_SCRIPT=$SRC_DIR/deploy/provision.sh
 readonly TOR_GROUP=debian-tor
 readonly TOR_CONTROL=unix:/run/tor/control
 readonly APPARMOR_PROFILE=/etc/apparmor.d/system_tor
@@ -100,9 +103,24 @@ run() {
   fi
 }
 
-# Run a command as the service user (its groups included), from a folder it can read.
+# Run a command as the service user, with its own groups only (not debian-tor),
+# from a folder it can read.
 as_service_user() {
   (cd / && run runuser -u "$SERVICE_USER" -- "$@")
+}
+
+# How root runs an sdlite command that uses tor's control socket (sdlite onion
+# ..., sdlite user add|delete|onion-key, which republish the ombuds service): as
+# the service user, with debian-tor for this command only, since the user is not
+# in that group (see ensure_user). -g keeps sdlite the primary group, so the
+# files the command writes stay sdlite's (-G alone would make debian-tor the
+# primary group). Not sudo -u sdlite -g debian-tor, which also makes debian-tor
+# the primary group (and sudo may be missing); not sg, which cannot switch user.
+readonly AS_TOR_CLIENT=(runuser -u "$SERVICE_USER" -g "$SERVICE_USER" -G "$TOR_GROUP" --)
+
+# Run a command as the service user with the group debian-tor (AS_TOR_CLIENT).
+as_tor_client() {
+  (cd / && run "${AS_TOR_CLIENT[@]}" "$@")
 }
 
 cleanup() {
@@ -208,16 +226,31 @@ install_packages() {
   run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 }
 
+# Whether /etc/group lists USER as a member of GROUP (what gpasswd edits).
+group_lists() {
+  local user=$1 group=$2 members
+  members=$(getent group "$group" | cut -d: -f4) || return 1
+  [[ ,$members, == *",$user,"* ]]
+}
+
 ensure_user() {
   step "The service user $SERVICE_USER and $DATA_DIR"
   if ! getent passwd "$SERVICE_USER" >/dev/null; then
     run adduser --system --group --home "$DATA_DIR" --no-create-home \
       --shell /usr/sbin/nologin "$SERVICE_USER"
   fi
-  # The group debian-tor opens tor's control socket, for `sdlite onion` and for
-  # `sdlite user add|delete`, which republish the ombuds onion service.
-  if ! id -nG "$SERVICE_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$TOR_GROUP"; then
-    run adduser "$SERVICE_USER" "$TOR_GROUP"
+  # The user is NOT in the group debian-tor, which opens tor's control socket
+  # and cookie: every process of the user would have them, the internet-facing
+  # source app included. Only sdlite-onion.service and sdlite-journalist.service
+  # get the group (SupplementaryGroups=), and the sdlite commands an admin runs
+  # with AS_TOR_CLIENT. An older provision.sh added the user to it: undo that
+  # ("not a member" is fine; still being one is not). The units lose the group
+  # when start_services restarts them.
+  if group_lists "$SERVICE_USER" "$TOR_GROUP"; then
+    run gpasswd -d "$SERVICE_USER" "$TOR_GROUP" || true
+    if ! dry_run && group_lists "$SERVICE_USER" "$TOR_GROUP"; then
+      die "could not remove $SERVICE_USER from the group $TOR_GROUP: remove it by hand (gpasswd -d)"
+    fi
   fi
   run install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
 }
@@ -339,9 +372,10 @@ PY
 # KEY's own line if it has one, else on a new line, under COMMENT, above the
 # first table (in TOML, every line after [secrets] belongs to [secrets]). The
 # edit is checked with tomllib before it replaces FILE: the result must hold
-# FILE's settings, with KEY set to VALUE. OWNER, if given, owns the result.
+# FILE's settings, with KEY set to VALUE. Whoever runs it owns the result: on a
+# server, the service user (configure_instance).
 set_config_value() {
-  local file=$1 key=$2 value=$3 comment=$4 owner=${5:-} edited
+  local file=$1 key=$2 value=$3 comment=$4 edited
   [[ -f $file && ! -L $file ]] || die "$file is not a regular file"
   edited=$(mktemp "$file.XXXXXX")
   awk -v key="$key" -v setting="$key = $value" -v comment="$comment" '
@@ -382,9 +416,6 @@ PY
     die "could not set $key in $file safely; set it by hand, above [secrets]: $key = $value"
   fi
   chmod 0600 "$edited"
-  if [[ -n $owner ]]; then
-    chown "$owner:$owner" "$edited"
-  fi
   mv -f -- "$edited" "$file"
   note "set $key = $value in $file"
 }
@@ -392,34 +423,34 @@ PY
 # tor_control = "unix:/run/tor/control", unless the sdlite.toml FILE names a
 # control port already (sdlite init writes tor_control = "", which names none).
 set_tor_control() {
-  local file=$1 owner=${2:-} value
+  local file=$1 value
   value=$(config_value "$file" tor_control) || die "$file is not valid TOML"
   if [[ $value != absent && $value != '""' ]]; then
     note "tor_control is set in $file already; left as it is"
     return 0
   fi
   set_config_value "$file" tor_control "\"$TOR_CONTROL\"" \
-    "# The control socket of sdlite-tor.service, for sdlite onion (deploy/provision.sh)." "$owner"
+    "# The control socket of sdlite-tor.service, for sdlite onion (deploy/provision.sh)."
 }
 
 # onion_pow = true: tor's proof-of-work defense for the source service (tor >=
 # 0.4.8, built with it: Debian's is, since 0.4.8.4-2). sdlite init writes it; this
 # adds it to a sdlite.toml FILE made before it existed. An admin's value stays.
 set_onion_pow() {
-  local file=$1 owner=${2:-} value
+  local file=$1 value
   value=$(config_value "$file" onion_pow) || die "$file is not valid TOML"
   if [[ $value != absent ]]; then
     note "onion_pow = $value in $file already; left as it is"
     return 0
   fi
   set_config_value "$file" onion_pow true \
-    "# Proof of work under a flood, for the source service (deploy/provision.sh)." "$owner"
+    "# Proof of work under a flood, for the source service (deploy/provision.sh)."
 }
 
-# Both edits of the sdlite.toml FILE, OWNER (if given) owning the result.
+# Both edits of the sdlite.toml FILE.
 edit_config() {
-  set_tor_control "$@"
-  set_onion_pow "$@"
+  set_tor_control "$1"
+  set_onion_pow "$1"
 }
 
 configure_instance() {
@@ -428,11 +459,25 @@ configure_instance() {
   if [[ ! -e $config ]]; then
     dry_run || die "$config is missing after sdlite init"
     note "would add tor_control = \"$TOR_CONTROL\" to $config, above [secrets]"
-    note "would set onion_pow = true in $config (sdlite init writes false)"
+    note "would leave onion_pow = true in $config as sdlite init writes it"
     return 0
   fi
   if ! dry_run; then
-    edit_config "$config" "$SERVICE_USER"
+    # As the service user, never as root: the data directory is that user's, so
+    # it could swap root's temporary file for a symlink (to /etc/shadow...)
+    # before root's chmod and chown, which follow it. The edit runs the
+    # functions above from the installed copy of this script (root's, read-only
+    # to the user; the one running may sit where the user cannot read it).
+    # Replacing sdlite.toml ends the running source app's read-only view of it
+    # (ReadOnlyPaths=): start_services restarts that app next.
+    [[ -r $INSTALLED_SCRIPT ]] || die "$INSTALLED_SCRIPT is missing"
+    # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments.
+    as_service_user bash -c 'source "$1" && edit_config "$2"' sdlite-provision \
+      "$INSTALLED_SCRIPT" "$config"
+    return 0
+  fi
+  if [[ -L $config ]]; then
+    note "$config is a symbolic link: a real run would refuse to edit it"
     return 0
   fi
   if [[ ! -r $config ]]; then
@@ -461,7 +506,7 @@ start_services() {
 print_status() {
   step "Onion services"
   # For information only: whatever it says, the install is done.
-  as_service_user "$SDLITE" onion status --data-dir "$DATA_DIR" || true
+  as_tor_client "$SDLITE" onion status --data-dir "$DATA_DIR" || true
 }
 
 print_next_steps() {
@@ -473,15 +518,19 @@ Next steps:
      client key, once; give them in person. The ombuds onion service is
      published as soon as one user has a client key:
 
-       runuser -u $SERVICE_USER -- $SDLITE user add NAME --admin --data-dir $DATA_DIR
+       ${AS_TOR_CLIENT[*]} $SDLITE user add NAME --admin --data-dir $DATA_DIR
 
-     (or: sudo -u $SERVICE_USER $SDLITE user add NAME --admin --data-dir $DATA_DIR)
+     As root, with runuser: the user $SERVICE_USER is not in the group $TOR_GROUP,
+     and -G $TOR_GROUP lets this one command use tor's control socket, while
+     -g $SERVICE_USER stays its primary group (sudo -u $SERVICE_USER -g $TOR_GROUP
+     would make $TOR_GROUP the primary group instead). The same for
+     \`sdlite user delete|onion-key\` and \`sdlite onion\`.
 
-  2. Check: runuser -u $SERVICE_USER -- $SDLITE onion status --data-dir $DATA_DIR
+  2. Check: ${AS_TOR_CLIENT[*]} $SDLITE onion status --data-dir $DATA_DIR
 
   3. Give workers the source address (the "source:" line above). onion_pow
      in $DATA_DIR/sdlite.toml turns tor's proof-of-work defense on for it
-     (set to true above, unless an admin chose a value).
+     (sdlite init writes true; an admin's value stays).
 
   Logs: journalctl -u sdlite-tor -u sdlite-onion
         journalctl --namespace=$LOG_NAMESPACE   (the apps: in RAM, for about a day)

@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import pytest
 
-from securedrop_lite.config import render_new_config
+from securedrop_lite.config import CONFIG_FILE_NAME, render_new_config
 from securedrop_lite.crypto import SubmissionKey, import_public_key
 from securedrop_lite.onion.keys import PUBLIC_KEY_FILE, SECRET_KEY_FILE
 from securedrop_lite.onion.publisher import OnionSettings
@@ -34,13 +34,18 @@ JOURNALD_CONF = DEPLOY / "journald@sdlite.conf"
 SHELL_SCRIPTS = sorted(DEPLOY.rglob("*.sh"))
 UNIT_FILES = sorted(UNIT_DIR.glob("sdlite-*"))
 APP_UNITS = ("sdlite-source", "sdlite-journalist", "sdlite-onion", "sdlite-purge")
+SDLITE_BIN = "/opt/securedrop-lite/venv/bin/sdlite"
+# How an admin runs the sdlite commands that use tor's control socket.
+AS_TOR_CLIENT = "runuser -u sdlite -g sdlite -G debian-tor --"
 LOOPBACK = ("127.0.0.1", "[::1]", "localhost")
 
 # Commands a dry run must never reach; the stubs record any call and fail.
 REFUSED_COMMANDS = (
-    "apt-get", "apt", "dpkg", "adduser", "addgroup", "useradd", "usermod", "runuser",
-    "sudo", "install", "apparmor_parser", "tar", "rsync", "ln", "chown",
+    "apt-get", "apt", "dpkg", "adduser", "addgroup", "useradd", "usermod", "gpasswd",
+    "deluser", "delgroup", "groupmod", "runuser", "sudo", "sg", "install", "apparmor_parser",
+    "tar", "rsync", "ln", "chown",
 )  # fmt: skip
+TOR_GROUP = "debian-tor"
 
 
 def missing(binary: str, package: str) -> NoReturn:
@@ -208,6 +213,31 @@ def test_source_unit_cannot_read_the_onion_secret_keys() -> None:
 def test_journalist_unit_keeps_the_ombuds_key_and_the_control_socket() -> None:
     # Its /admin republishes the ombuds service, with that key, through /run/tor.
     assert "InaccessiblePaths" not in service("sdlite-journalist")
+    assert "ReadOnlyPaths" not in service("sdlite-journalist")
+    assert service("sdlite-journalist")["SupplementaryGroups"] == [TOR_GROUP]
+
+
+@pytest.mark.parametrize("name", APP_UNITS)
+def test_only_the_onion_and_ombuds_units_get_tors_group(name: str) -> None:
+    """The control socket and cookie are group debian-tor's: never the source app's."""
+    groups = words(service(name).get("SupplementaryGroups", []))
+    assert groups == ({TOR_GROUP} if name in {"sdlite-onion", "sdlite-journalist"} else set())
+    assert TOR_GROUP not in service(name)["Group"]
+
+
+def test_source_unit_cannot_change_the_config_or_the_onion_folder() -> None:
+    data_dir = provision_constants()["DEFAULT_DATA_DIR"]
+    settings = service("sdlite-source")
+    read_only = words(settings["ReadOnlyPaths"])
+    # A config rewritten by the source app could point ombuds_listen at its own port.
+    assert read_only == {f"-{data_dir}/{CONFIG_FILE_NAME}", f"-{data_dir}/onion"}
+    assert str(onion_settings().onion_dir) == f"{data_dir}/onion"
+    # Nested in the read-write data directory: systemd applies the deeper path last.
+    (writable,) = settings["ReadWritePaths"]
+    assert all(path.lstrip("-").startswith(f"{writable}/") for path in read_only)
+    # The publishers lock onion/.lock and write the client list there: they keep it.
+    for name in ("sdlite-journalist", "sdlite-onion", "sdlite-purge"):
+        assert "ReadOnlyPaths" not in service(name), name
 
 
 def test_onion_unit_treats_every_nonzero_exit_as_a_failure() -> None:
@@ -555,7 +585,10 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
         f"sdlite init --data-dir {data_dir} --submission-key",
         "--organization Test\\ Office",
         'would add tor_control = "unix:/run/tor/control"',
-        "would set onion_pow = true",
+        "would leave onion_pow = true in",
+        f"would run: runuser -u sdlite -- {SDLITE_BIN} init --data-dir {data_dir}",
+        f"{AS_TOR_CLIENT} {SDLITE_BIN} user add NAME --admin",
+        f"{AS_TOR_CLIENT} {SDLITE_BIN} onion status",
         "deploy/journald@sdlite.conf /etc/systemd/journald@sdlite.conf",
         "would run: systemctl try-restart systemd-journald@sdlite.service",
         "journalctl --namespace=sdlite",
@@ -564,6 +597,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
         "user add NAME --admin",
     ):
         assert planned in done.stdout
+    assert "sudo -u sdlite /" not in done.stdout
+    assert "gpasswd" not in done.stdout  # the user sdlite is in no group here
     assert refused_calls(stub_bin) == ""
     assert not data_dir.exists()
 
@@ -700,6 +735,163 @@ def test_config_edit_adds_onion_pow_only_where_it_is_absent(
     assert text.count("onion_pow =") == 1
     assert text.index("onion_pow =") < text.index("\n[secrets]\n")
     assert refused_calls(stub_bin) == ""
+
+
+def sourced(
+    tmp_path: Path, stub_bin: Path, script: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run bash code with provision.sh's functions defined (main does not run): $1 is it."""
+    path = os.pathsep.join([str(stub_bin), str(Path(sys.executable).parent), os.environ["PATH"]])
+    return subprocess.run(
+        ["bash", "-c", f'source "$1" && {script}', "test", str(PROVISION), *args],
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": path, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+
+
+def passing_runuser(stub_bin: Path) -> Path:
+    """Replace the refusing runuser stub: log the arguments, run what follows --."""
+    log = stub_bin.parent / "runuser.log"
+    (stub_bin / "runuser").write_text(
+        f'#!/bin/sh\nfor arg; do printf "[%s]" "$arg"; done >> "{log}"\necho >> "{log}"\n'
+        'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n'
+    )
+    return log
+
+
+def runuser_calls(log: Path) -> list[list[str]]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [line[1:-1].split("][") for line in lines]
+
+
+def test_real_config_edit_runs_as_the_service_user(tmp_path: Path, stub_bin: Path) -> None:
+    """Root never makes, chmods or renames a file in the directory the service user owns."""
+    config = new_config(tmp_path / "data")
+    log = passing_runuser(stub_bin)
+    done = sourced(
+        tmp_path, stub_bin,
+        'DRY_RUN=0; DATA_DIR=$2; INSTALLED_SCRIPT=$1; configure_instance', str(config.parent),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert runuser_calls(log) == [
+        ["-u", "sdlite", "--", "bash", "-c", 'source "$1" && edit_config "$2"',
+         "sdlite-provision", str(PROVISION), str(config)],
+    ]  # fmt: skip
+    after = tomllib.loads(config.read_text())
+    assert after["tor_control"] == "unix:/run/tor/control"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert sorted(p.name for p in config.parent.iterdir()) == [CONFIG_FILE_NAME]
+    assert refused_calls(stub_bin) == ""  # no chown, no install
+
+
+def test_real_config_edit_is_never_done_by_root_itself(tmp_path: Path, stub_bin: Path) -> None:
+    config = new_config(tmp_path / "data")
+    original = config.read_bytes()
+    done = sourced(
+        tmp_path, stub_bin,
+        'DRY_RUN=0; DATA_DIR=$2; INSTALLED_SCRIPT=$1; configure_instance', str(config.parent),
+    )  # fmt: skip
+    # The runuser stub refuses: nothing else may make the edit instead.
+    assert done.returncode != 0
+    assert refused_calls(stub_bin).startswith("runuser -u sdlite -- bash -c ")
+    assert config.read_bytes() == original
+    assert sorted(p.name for p in config.parent.iterdir()) == [CONFIG_FILE_NAME]
+
+
+def test_config_edit_refuses_a_symlinked_config(tmp_path: Path, stub_bin: Path) -> None:
+    target = new_config(tmp_path / "elsewhere", render_new_config("G" * 40, "Office"))
+    original = target.read_bytes()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / CONFIG_FILE_NAME).symlink_to(target)
+    done = sourced(tmp_path, stub_bin, 'edit_config "$2"', str(data_dir / CONFIG_FILE_NAME))
+    assert done.returncode != 0
+    assert "is not a regular file" in done.stderr
+    assert target.read_bytes() == original
+    assert sorted(p.name for p in data_dir.iterdir()) == [CONFIG_FILE_NAME]
+
+
+def test_dry_run_does_not_follow_a_symlinked_config(
+    tmp_path: Path, stub_bin: Path, os_release: Path, armored_public_key: Path
+) -> None:
+    target = new_config(tmp_path / "elsewhere")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / CONFIG_FILE_NAME).symlink_to(target)
+    done = dry_run(
+        stub_bin, os_release, "--submission-key", str(armored_public_key),
+        "--data-dir", str(data_dir),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is a symbolic link: a real run would refuse to edit it" in done.stdout
+    assert "dry run: edited a copy" not in done.stdout
+
+
+def test_status_runs_sdlite_with_tors_group_for_that_command_only(
+    tmp_path: Path, stub_bin: Path
+) -> None:
+    log = passing_runuser(stub_bin)
+    (stub_bin / "sdlite").write_text("#!/bin/sh\nexit 0\n")
+    (stub_bin / "sdlite").chmod(0o755)
+    done = sourced(tmp_path, stub_bin, "DRY_RUN=0; print_status")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # runuser's -G adds a supplementary group; -g keeps sdlite the primary group.
+    assert runuser_calls(log) == [
+        [*AS_TOR_CLIENT.split()[1:], SDLITE_BIN, "onion", "status",
+         "--data-dir", "/var/lib/securedrop-lite"],
+    ]  # fmt: skip
+
+
+def test_runuser_takes_a_primary_and_a_supplementary_group() -> None:
+    """The flags AS_TOR_CLIENT uses, as Debian 12's util-linux runuser spells them."""
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        missing("runuser", "util-linux")
+    done = subprocess.run([runuser, "--help"], capture_output=True, text=True, timeout=30)
+    assert re.search(r"^ -g, --group <group> ", done.stdout, re.M), done.stdout
+    assert re.search(r"^ -G, --supp-group <group> ", done.stdout, re.M), done.stdout
+    assert "readonly AS_TOR_CLIENT=(runuser -u " in PROVISION.read_text()
+
+
+def test_provision_never_puts_the_service_user_in_tors_group() -> None:
+    text = PROVISION.read_text()
+    assert not re.search(r"^\s*run (adduser|usermod|gpasswd -a)\b.*TOR_GROUP", text, re.M)
+    assert 'run gpasswd -d "$SERVICE_USER" "$TOR_GROUP"' in text
+
+
+def test_dry_run_takes_the_service_user_out_of_tors_group(
+    tmp_path: Path, stub_bin: Path, os_release: Path, armored_public_key: Path
+) -> None:
+    """An older provision.sh added sdlite to debian-tor: a run undoes it."""
+    real_getent = shutil.which("getent")
+    assert real_getent is not None
+    (stub_bin / "getent").write_text(
+        '#!/bin/sh\nif [ "$1 $2" = "group debian-tor" ]; then\n'
+        "  echo debian-tor:x:109:someone,sdlite\nelse\n"
+        f'  exec {real_getent} "$@"\nfi\n'
+    )
+    (stub_bin / "getent").chmod(0o755)
+    done = dry_run(
+        stub_bin, os_release, "--submission-key", str(armored_public_key),
+        "--data-dir", str(tmp_path / "d"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "would run: gpasswd -d sdlite debian-tor" in done.stdout
+    assert refused_calls(stub_bin) == ""
+
+
+@pytest.mark.parametrize(
+    ("members", "listed"),
+    [("", False), ("sdlite-admin", False), ("xsdlite,sdliteX", False), ("sdlite", True),
+     ("someone,sdlite", True), ("sdlite,someone", True)],
+)  # fmt: skip
+def test_group_lists_matches_whole_names(
+    tmp_path: Path, stub_bin: Path, members: str, listed: bool
+) -> None:
+    (stub_bin / "getent").write_text(f"#!/bin/sh\necho debian-tor:x:109:{members}\n")
+    (stub_bin / "getent").chmod(0o755)
+    done = sourced(tmp_path, stub_bin, "group_lists sdlite debian-tor")
+    assert done.returncode == (0 if listed else 1), done.stdout + done.stderr
 
 
 def test_provision_refuses_a_missing_key(tmp_path: Path, stub_bin: Path, os_release: Path) -> None:
