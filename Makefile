@@ -8,12 +8,13 @@ STAMPS := $(VENV)/.stamps
 DEMO_DIR ?= .demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: gnupg encrypts; mat2 strips metadata on the air-gapped machine, inside
-# a bubblewrap sandbox; tor publishes the onion services (the demo uses it when a control
-# port is configured; it is never started by installing it here).
+# a bubblewrap sandbox.
 # Tests: chromium drives the no-JavaScript browser tests; tor runs the private test
-# network; shellcheck, systemd-analyze (systemd) and vagrant check the deployment files.
-RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv tor
-TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver shellcheck systemd
+# network (Debian's own tor service is masked first, so installing the package never
+# starts a tor on the public network); shellcheck, systemd-analyze (systemd) and
+# vagrant check the deployment files.
+RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv
+TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver shellcheck systemd tor
 # Only for `vagrant validate`, which needs a provider plugin but no hypervisor; their
 # recommendations (qemu, an NFS server, libguestfs) would add a gigabyte for nothing.
 VAGRANT_PACKAGES := vagrant vagrant-libvirt
@@ -36,6 +37,9 @@ $(STAMPS)/system: Makefile
 	$(call apt,$(RUNTIME_PACKAGES))
 
 $(STAMPS)/system-test: Makefile $(STAMPS)/system
+	@if [ -d /run/systemd/system ] && ! dpkg-query -W -f='$${Status}' tor 2>/dev/null | grep -q 'install ok installed'; then \
+	  $(SUDO) systemctl mask tor.service tor@default.service; \
+	fi
 	$(call apt,$(TEST_PACKAGES))
 	$(call apt,$(VAGRANT_PACKAGES),--no-install-recommends)
 
