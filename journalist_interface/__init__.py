@@ -11,7 +11,6 @@ from journalist_interface import access
 from journalist_interface.admin import make_admin_blueprint
 from journalist_interface.routes import make_blueprint
 from securedrop_lite.config import Config
-from securedrop_lite.onion import read_address
 from securedrop_lite.services import Services, build_services
 from securedrop_lite.services.inbox import NoSuchItem, NoSuchSource
 from securedrop_lite.services.items import StorageFailed
@@ -32,7 +31,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
         services.sessions,
         COOKIE_NAME,
         timedelta(hours=2),
-        read_address(config.onion_dir / "ombuds"),
+        services.onion.ombuds_address,
     )
     app.config["MAX_CONTENT_LENGTH"] = message_form_bytes(config)  # forms only, no files
     not_found = NotFound("There is nothing here, or it was deleted.")

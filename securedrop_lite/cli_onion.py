@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from securedrop_lite.onion import (
     auth_private_line,
     authorized_client_line,
 )
+from securedrop_lite.onion.keys import replace_private
 from securedrop_lite.services import Services
 
 
@@ -79,13 +79,7 @@ def _export_clients(services: Services, out_dir: Path) -> int:
         if stale.name not in wanted:
             stale.unlink()
     for name, line in lines.items():
-        path = out_dir / f"{name}.auth"
-        temporary = out_dir / f".{name}.auth.tmp"
-        temporary.unlink(missing_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(line + "\n")
-        os.replace(temporary, path)
+        replace_private(out_dir / f"{name}.auth", (line + "\n").encode("ascii"))
     print(f"Wrote {len(clients)} client key(s) to {out_dir}; now reload tor.")
     return 0
 

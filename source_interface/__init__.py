@@ -8,7 +8,6 @@ from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge, ServiceUnavailable
 
 from securedrop_lite.config import Config
-from securedrop_lite.onion import read_address
 from securedrop_lite.services import Services, build_services
 from securedrop_lite.services.items import StorageFailed
 from securedrop_lite.services.replies import NoSuchReply
@@ -22,11 +21,6 @@ from source_interface.routes import make_blueprint
 _ALWAYS_AVAILABLE = {"static", "main.robots", "main.metadata"}
 
 
-def source_onion_address(config: Config) -> str | None:
-    """Return the source service's address: from the config, or from its key."""
-    return config.onion_address or read_address(config.onion_dir / "source")
-
-
 def create_app(config: Config, services: Services | None = None) -> Flask:
     """Build the source app from a Config; tests may hand in services built on their clock."""
     services = services or build_services(config)
@@ -38,7 +32,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
         services.sessions,
         COOKIE_NAME,
         timedelta(hours=24),
-        source_onion_address(config),
+        services.onion.source_address,
     )
     message_bytes = message_form_bytes(config)
     app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))

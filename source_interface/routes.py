@@ -188,7 +188,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
             submission_key_usable=info is not None,
             allow_uploads=settings.allow_uploads,
             max_upload_bytes=settings.max_upload_bytes,
-            onion_address=config.onion_address or services.onion.source_address,
+            onion_address=services.onion.source_address,
         )
 
     @bp.get("/robots.txt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -365,6 +367,17 @@ class HttpOmbuds:
         return self.http.post(
             self.base + path, data={"csrf_token": token, **data}, allow_redirects=False, timeout=60
         )
+
+    def download_all(self, ref: str, out: Path) -> tuple[Path, Path]:
+        """Download a source's items as one zip, unpack it into out; return (msg, doc)."""
+        archive = self.post(f"/col/{ref}/items", {"action": "download-all"}, page=f"/col/{ref}")
+        assert archive.status_code == 200
+        assert archive.headers["Content-Type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+            z.extractall(out)
+        (msg,) = out.rglob("*-msg.gpg")
+        (doc,) = out.rglob("*-doc.gpg")
+        return msg, doc
 
     def login(self, credentials: dict[str, str]) -> requests.Response:
         code = totp_code(credentials["totp_secret"], datetime.now(UTC))

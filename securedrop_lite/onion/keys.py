@@ -62,6 +62,14 @@ def _write_private(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Replace path at once with a file readable by the owner only, written beside it."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)  # left by an interrupted run
+    _write_private(temporary, data)
+    os.replace(temporary, path)
+
+
 def _read_private(path: Path, header: bytes, length: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -31,7 +31,7 @@ from securedrop_lite.onion.control import (
     reply_values,
 )
 from securedrop_lite.onion.endpoint import ControlEndpoint
-from securedrop_lite.onion.keys import CLIENT_KEY, ServiceKey, read_address
+from securedrop_lite.onion.keys import CLIENT_KEY, ServiceKey, read_address, replace_private
 
 VIRTUAL_PORT = 80
 MAX_STREAMS_PER_CIRCUIT = 16  # Tor Browser opens at most 6 connections to one site
@@ -49,6 +49,8 @@ class OnionSettings:
     source_target: str
     ombuds_target: str
     source_pow: bool
+    # An address the config names for a source service whose key lives elsewhere.
+    source_address_override: str | None = None
 
     @property
     def source_dir(self) -> Path:
@@ -98,7 +100,7 @@ class OnionPublisher:
 
     @property
     def source_address(self) -> str | None:
-        return read_address(self.settings.source_dir)
+        return self.settings.source_address_override or read_address(self.settings.source_dir)
 
     @property
     def ombuds_address(self) -> str | None:
@@ -268,12 +270,7 @@ class OnionPublisher:
         if keys is None:
             path.unlink(missing_ok=True)
             return
-        temporary = path.with_name(PUBLISHED_CLIENTS_FILE + ".tmp")
-        temporary.unlink(missing_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("".join(key + "\n" for key in keys))
-        os.replace(temporary, path)
+        replace_private(path, "".join(key + "\n" for key in keys).encode("ascii"))
 
     def _published_clients(self) -> list[str] | None:
         try:

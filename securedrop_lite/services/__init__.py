@@ -59,6 +59,7 @@ def onion_settings(config: Config) -> OnionSettings:
         source_target=config.source_listen,
         ombuds_target=config.ombuds_listen,
         source_pow=config.onion_pow,
+        source_address_override=config.onion_address,
     )
 
 

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -172,13 +171,7 @@ def test_the_whole_source_flow_works_over_the_onion_address_with_a_10_mib_file(
     eventually(lambda: ombuds.get("/login").status_code == 200, "the ombuds onion answered c1")
     assert ombuds.login(instance.users["alice"]).status_code == 302
     (ref,) = [p.name for p in (instance.data_dir / "store").iterdir() if p.name[0] != "."]
-    archive = ombuds.post(f"/col/{ref}/items", {"action": "download-all"}, page=f"/col/{ref}")
-    assert archive.status_code == 200
-    out = tmp_path / "zip"
-    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
-        z.extractall(out)
-    (msg,) = out.rglob("*-msg.gpg")
-    (doc,) = out.rglob("*-doc.gpg")
+    msg, doc = ombuds.download_all(ref, tmp_path / "zip")
     assert decrypt_file(ombuds_key.airgap_home, msg, tmp_path / "plain").path.read_text() == message
     decrypted = decrypt_file(ombuds_key.airgap_home, doc, tmp_path / "plain")
     assert decrypted.original_name == "call sheet (final).pdf"
