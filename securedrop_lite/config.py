@@ -78,6 +78,15 @@ class Config:
     # The ombuds interface: idle sessions end; failed logins per account are throttled.
     ombuds_idle_timeout: timedelta = timedelta(minutes=30)
     login_attempts_per_minute: int = 5
+    # What the office aims for, counted in days from a source's first submission: a first
+    # reply (acknowledgment) by the first, a response by the second. Sources see both dates;
+    # the inbox highlights sources past the first.
+    acknowledge_days: int = 7
+    respond_days: int = 90
+    # Conversation requests carry contact details: they are destroyed after this many days.
+    conversation_request_days: int = 30
+    # Where the "leave this site" link on every source page lands, once the session is gone.
+    quick_exit_url: str = "https://duckduckgo.com/?q=weather"
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -95,6 +104,12 @@ class Config:
             raise ConfigError("retention_days and login_attempts_per_minute cannot be negative")
         for listen in (self.source_listen, self.ombuds_listen):
             check_loopback(listen)
+        if not 1 <= self.acknowledge_days <= self.respond_days <= 3650:
+            raise ConfigError("acknowledge_days and respond_days: 1 <= acknowledge <= respond")
+        if not 1 <= self.conversation_request_days <= 3650:
+            raise ConfigError("conversation_request_days must be between 1 and 3650")
+        if not self.quick_exit_url.startswith(("https://", "http://")):
+            raise ConfigError("quick_exit_url must be an http:// or https:// address")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sdlite.db'}")
 
@@ -109,6 +124,10 @@ class Config:
     @property
     def onion_dir(self) -> Path:
         return self.data_dir / "onion"
+
+    @property
+    def receipt_key_path(self) -> Path:
+        return self.data_dir / "receipt_ed25519.key"
 
     @property
     def log_dir(self) -> Path:
@@ -194,6 +213,10 @@ _PARSERS: dict[str, Any] = {
     "retention_days": _int,
     "ombuds_idle_minutes": _int,
     "login_attempts_per_minute": _int,
+    "acknowledge_days": _int,
+    "respond_days": _int,
+    "conversation_request_days": _int,
+    "quick_exit_url": lambda v, n: str(v),
 }
 
 
@@ -303,6 +326,14 @@ def render_new_config(fingerprint: str, organization_name: str) -> str:
         "login_attempts_per_minute = 5\n"
         "# Starting values; once an admin saves /admin/settings, the database holds them.\n"
         "retention_days = 0\n"
+        "# Days from a source's first submission by which the office aims to acknowledge it\n"
+        "# (a first reply) and to respond; sources see both dates.\n"
+        "acknowledge_days = 7\n"
+        "respond_days = 90\n"
+        "# Conversation requests hold contact details; they are destroyed after this many days.\n"
+        "conversation_request_days = 30\n"
+        '# Where the "leave this site" link on every source page lands.\n'
+        'quick_exit_url = "https://duckduckgo.com/?q=weather"\n'
         "# Where the apps listen, on loopback; tor forwards the onion services here.\n"
         'source_listen = "127.0.0.1:8080"\n'
         'ombuds_listen = "127.0.0.1:8081"\n'

@@ -68,6 +68,9 @@ class Source(Base):
     replies: Mapped[list[Reply]] = relationship(
         back_populates="source", cascade="all, delete-orphan", order_by="Reply.number"
     )
+    log_entries: Mapped[list[LogEntry]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", order_by="LogEntry.id"
+    )
 
 
 class Submission(Base):
@@ -79,7 +82,9 @@ class Submission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     number: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(8))  # "msg" or "doc"
+    # "msg", "doc", "log" (a shared incident-log entry) or "talk" (a conversation request);
+    # log entries and requests are stored as messages (`-msg.gpg`).
+    kind: Mapped[str] = mapped_column(String(8))
     file_name: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(BigInteger)
     created_on: Mapped[date]
@@ -107,6 +112,40 @@ class Reply(Base):
     deleted: Mapped[bool] = mapped_column(default=False)
 
     source: Mapped[Source] = relationship(back_populates="replies")
+
+
+class LogEntry(Base):
+    """One version of an entry in a worker's private incident log.
+
+    Sealed to the worker's codename-derived key with the entry's receipt inside, so the
+    server can read neither the entry nor the digest its receipt signs (P2).
+    """
+
+    __tablename__ = "log_entries"
+    __table_args__ = (UniqueConstraint("source_id", "entry_ref", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    # Random; names the entry in URLs, the same for all its versions.
+    entry_ref: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int]
+    box: Mapped[bytes] = mapped_column(LargeBinary)
+    created_on: Mapped[date]
+
+    source: Mapped[Source] = relationship(back_populates="log_entries")
+
+
+class InfoPage(Base):
+    """An information page that an admin rewrote; absent rows fall back to the shipped text."""
+
+    __tablename__ = "info_pages"
+    __table_args__ = (UniqueConstraint("slug", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    markdown: Mapped[str] = mapped_column(Text)
+    updated_on: Mapped[date]
 
 
 class WebSession(Base):

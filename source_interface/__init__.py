@@ -15,6 +15,7 @@ from securedrop_lite.services.submissions import UploadTooLarge
 from securedrop_lite.web import errors
 from securedrop_lite.web.app import base_app, message_form_bytes
 from securedrop_lite.web.session import COOKIE_NAME
+from source_interface import i18n
 from source_interface.routes import make_blueprint
 
 # Routes that work while the submission key is unusable: they reveal nothing and store nothing.
@@ -34,6 +35,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
         timedelta(hours=24),
         services.onion.source_address,
     )
+    i18n.install(app)
     message_bytes = message_form_bytes(config)
     app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))
     # Raised while the body is parsed (the upload streams into gpg) or by submit(): either
@@ -77,6 +79,8 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
             "allow_uploads": current.allow_uploads,
             "max_upload_mib": current.max_upload_bytes // (1024 * 1024),
             "max_message_chars": config.max_message_chars,
+            "languages": i18n.LANGUAGES,
+            "current_language": i18n.chosen_language(),
         }
 
     app.register_blueprint(make_blueprint(config, services))

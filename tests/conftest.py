@@ -32,6 +32,8 @@ from securedrop_lite.services.users import NewCredentials
 from source_interface import create_app
 
 VENV_BIN = Path(sys.executable).parent
+# Loopback, a port nothing listens on: following the link goes nowhere.
+QUICK_EXIT_URL = "http://127.0.0.1:9/weather"
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +41,8 @@ def _insecure_fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make Argon2id cheap for tests, through the one profile that allows it."""
     monkeypatch.setenv("SDLITE_KDF_PROFILE", "insecure-test")
     monkeypatch.setenv("SDLITE_TESTING", "1")
+    # The quick-exit link must never send a test's HTTP client off this machine.
+    monkeypatch.setenv("SDLITE_QUICK_EXIT_URL", QUICK_EXIT_URL)
 
 
 @dataclass

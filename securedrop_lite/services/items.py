@@ -15,6 +15,11 @@ from securedrop_lite.models import Source
 from securedrop_lite.store import StagedFile, Store, StoreError
 
 
+# The file-name suffix of each kind: shared log entries and conversation requests are text
+# like messages, so the store, the zip and the air-gapped tool treat them as messages.
+FILE_SUFFIX = {"msg": "msg", "doc": "doc", "reply": "reply", "log": "msg", "talk": "msg"}
+
+
 class StorageFailed(Exception):
     """Encryption or storage failed; nothing of the submission or reply was kept."""
 
@@ -54,7 +59,7 @@ class ItemCommit:
         stored = []
         numbers = range(last - count + 1, last + 1)
         for number, (kind, staged) in zip(numbers, self.staged, strict=True):
-            file_name = f"{number}-{slug}-{kind}.gpg"
+            file_name = f"{number}-{slug}-{FILE_SUFFIX[kind]}.gpg"
             size = self.store.commit(staged, source.store_dir, file_name)
             self.committed.append((source.store_dir, file_name))
             stored.append(StoredItem(number, kind, file_name, size))
