@@ -16,7 +16,7 @@ from pathlib import Path
 
 import segno
 
-from securedrop_lite import cli_onion, db
+from securedrop_lite import cli_onion, cli_receipts, db
 from securedrop_lite.config import (
     Config,
     ConfigError,
@@ -29,6 +29,7 @@ from securedrop_lite.crypto import CryptoError, KeyUnusableError, SubmissionKey,
 from securedrop_lite.crypto.gpg import ensure_home
 from securedrop_lite.onion import OnionKeyError, TorError, ensure_keys
 from securedrop_lite.process import make_undumpable
+from securedrop_lite.receipts import ReceiptKey, ReceiptKeyError
 from securedrop_lite.services.users import AccountError
 from securedrop_lite.store import Store
 
@@ -65,6 +66,7 @@ def initialize(data_dir: Path, key_file: Path, organization: str) -> str:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     config = config_path(data_dir)
+    loaded: Config | None = None
     try:
         ensure_home(data_dir / "gnupg")
         import_public_key(data_dir / "gnupg", armored)
@@ -77,10 +79,13 @@ def initialize(data_dir: Path, key_file: Path, organization: str) -> str:
         from securedrop_lite.services import onion_settings
 
         ensure_keys(onion_settings(loaded))
+        ReceiptKey.load_or_create(loaded.receipt_key_path)  # signs incident-log receipts
     except BaseException:
         config.unlink(missing_ok=True)
         shutil.rmtree(data_dir / "gnupg", ignore_errors=True)
         shutil.rmtree(data_dir / "onion", ignore_errors=True)
+        if loaded is not None:
+            loaded.receipt_key_path.unlink(missing_ok=True)
         raise
     return fingerprint
 
@@ -174,6 +179,8 @@ def _purge(args: argparse.Namespace) -> int:
     if days is not None and days < 1:
         raise CliError("--older-than takes a number of days of at least 1")
     expired = services.deletion.expire(None if days is None else timedelta(days=days))
+    request_days = services.config.conversation_request_days
+    requests = services.deletion.expire_conversation_requests(timedelta(days=request_days))
     report = services.deletion.purge()
     if report.sources or report.items:
         services.audit.record(Event.PURGE)
@@ -181,6 +188,7 @@ def _purge(args: argparse.Namespace) -> int:
         f"Expired {expired} source(s); destroyed {report.sources} source(s) and "
         f"{report.items} separate item(s)."
     )
+    print(f"Expired {requests} conversation request(s) older than {request_days} day(s).")
     if report.failed:
         print(f"{report.failed} could not be destroyed yet; run sdlite purge again later.")
         return 1
@@ -257,7 +265,8 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--older-than", type=int, metavar="DAYS", help="also delete sources idle this long"
     )
-    for command in (add, delete, listing, rekey, purge, *cli_onion.register(sub)):
+    registered = [*cli_onion.register(sub), *cli_receipts.register(sub)]
+    for command in (add, delete, listing, rekey, purge, *registered):
         command.add_argument("--data-dir", type=Path, required=True)
     return parser
 
@@ -273,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         "user": _user,
         "purge": _purge,
         "onion": _onion,
+        "verify-receipt": cli_receipts.run,
+        "receipt-key": cli_receipts.run,
     }
     try:
         return handlers[args.command](args)
@@ -290,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CryptoError as exc:
         print(f"error: GnuPG failed: {exc}", file=sys.stderr)
+        return 2
+    except ReceiptKeyError as exc:
+        print(f"error: receipt key: {exc}", file=sys.stderr)
         return 2
 
 

@@ -6,11 +6,17 @@ import argparse
 import os
 import sys
 
-from securedrop_lite.airgap import decrypt_command, export_command, keygen_command, trends_command
+from securedrop_lite.airgap import (
+    decrypt_command,
+    export_command,
+    keygen_command,
+    receipt_command,
+    trends_command,
+)
 from securedrop_lite.crypto import CryptoError
 
 # Each command module adds its subcommand and sets `run(args) -> exit status`.
-COMMAND_MODULES = (keygen_command, decrypt_command, export_command, trends_command)
+COMMAND_MODULES = (keygen_command, decrypt_command, export_command, trends_command, receipt_command)
 
 
 class NetworkRefused(RuntimeError):
