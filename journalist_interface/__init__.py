@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 
-from journalist_interface import access
+from journalist_interface import access, pages
 from journalist_interface.admin import make_admin_blueprint
 from journalist_interface.routes import make_blueprint
 from securedrop_lite.config import Config
@@ -48,4 +48,5 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
 
     app.register_blueprint(make_blueprint(services))
     app.register_blueprint(make_admin_blueprint(services), url_prefix="/admin")
+    pages.register(app, services)
     return app

@@ -29,6 +29,7 @@ class Event(enum.StrEnum):
     ADMIN_REVOKED = "admin revoked"
     SETTINGS_CHANGED = "settings changed"
     ONION_KEY_REISSUED = "tor client key reissued"
+    INFO_PAGE_CHANGED = "information page changed"
 
 
 @dataclass(frozen=True)

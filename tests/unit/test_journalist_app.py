@@ -22,7 +22,13 @@ from securedrop_lite.web.headers import SECURITY_HEADERS
 from tests.conftest import FrozenClock, KeyPair, OmbudsActions, SourceActions, csrf_token
 from tests.unit.test_inbox import _insert_sources, _statements_for
 
-SAMPLE_ARGS = {"ref": "0" * 32, "file_name": "1-brave-otter-msg.gpg", "user_id": 1}
+SAMPLE_ARGS = {
+    "ref": "0" * 32,
+    "file_name": "1-brave-otter-msg.gpg",
+    "user_id": 1,
+    "slug": "about",
+    "locale": "en",
+}
 
 
 def _refs(services: Services) -> list[str]:
