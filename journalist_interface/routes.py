@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest
 from journalist_interface.forms import ActionForm, ReplyForm
 from securedrop_lite.services import Services
 from securedrop_lite.services.audit import Event
-from securedrop_lite.services.inbox import Selection
+from securedrop_lite.services.inbox import InboxSort, Selection
 from securedrop_lite.services.replies import ReplyRefused
 from securedrop_lite.web.forms import require_valid
 from securedrop_lite.zipstream import stream_zip, zip_size
@@ -41,8 +41,9 @@ def make_blueprint(services: Services) -> Blueprint:
 
     @bp.get("/")
     def inbox() -> str:
-        page = services.inbox.page(request.args.get("page", 1, type=int))
-        return render_template("inbox.html", page=page)
+        sort = InboxSort.parse(request.args.get("sort"))
+        page = services.inbox.page(request.args.get("page", 1, type=int), sort=sort)
+        return render_template("inbox.html", page=page, sorts=InboxSort)
 
     @bp.get("/col/<ref>")
     def col(ref: str) -> str:
@@ -90,8 +91,10 @@ def make_blueprint(services: Services) -> Blueprint:
     def star(ref: str) -> Any:
         require_valid(ActionForm())
         services.inbox.set_starred(ref, request.form.get("starred") == "1")
-        to_inbox = request.form.get("back") == "inbox"
-        return redirect(url_for("main.inbox") if to_inbox else url_for("main.col", ref=ref))
+        if request.form.get("back") == "inbox":
+            sort = InboxSort.parse(request.form.get("sort"))
+            return redirect(url_for("main.inbox", sort=sort.value))
+        return redirect(url_for("main.col", ref=ref))
 
     @bp.route("/col/<ref>/delete", methods=["GET", "POST"])
     def delete_source(ref: str) -> Any:

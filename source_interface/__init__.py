@@ -18,8 +18,17 @@ from securedrop_lite.web.session import COOKIE_NAME
 from source_interface import i18n
 from source_interface.routes import make_blueprint
 
-# Routes that work while the submission key is unusable: they reveal nothing and store nothing.
-_ALWAYS_AVAILABLE = {"static", "main.robots", "main.metadata"}
+# Routes that work while the submission key is unusable: they reveal nothing and accept no
+# content. The information pages (crisis lines among the referrals) matter most when nothing
+# else works; so do the quick exit and the language choice.
+_ALWAYS_AVAILABLE = {
+    "static",
+    "main.robots",
+    "main.metadata",
+    "main.info",
+    "main.quick_exit",
+    "main.set_language",
+}
 
 
 def create_app(config: Config, services: Services | None = None) -> Flask:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable
-from functools import wraps
+import re
 from typing import Any
 
 from flask import (
@@ -19,12 +17,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from securedrop_lite import __version__
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services
-from securedrop_lite.services.sources import LoginFailed, SourceIdentity, UnknownSource
+from securedrop_lite.services.sources import LoginFailed, SourceIdentity
 from securedrop_lite.services.submissions import (
     EmptySubmission,
     MessageTooLong,
@@ -34,48 +34,56 @@ from securedrop_lite.services.submissions import (
 )
 from securedrop_lite.web.forms import require_valid
 from securedrop_lite.web.session import sealed_session
-from source_interface.forms import CreateForm, DeleteReplyForm, LoginForm, SubmitForm
+from source_interface import i18n, info, log_views, talk_views
+from source_interface.forms import ConsentForm, CreateForm, DeleteReplyForm, LoginForm, SubmitForm
+from source_interface.identity import (
+    decode,
+    encode,
+    has_consented,
+    needs_consent,
+    require_source,
+)
 
-LOGIN_FAILED = "Sorry, that codename was not recognized. Please check it and try again."
+LOGIN_FAILED = lazy_gettext(
+    "Sorry, that codename was not recognized. Please check it and try again."
+)
 REFUSALS = {
-    EmptySubmission: "Please write a message or choose a file to send.",
-    MessageTooLong: "Your message is too long. Please shorten it, or send it as a file.",
-    UploadsDisabled: "This office accepts messages only. Please paste the text instead.",
+    EmptySubmission: lazy_gettext("Please write a message or choose a file to send."),
+    MessageTooLong: lazy_gettext(
+        "Your message is too long. Please shorten it, or send it as a file."
+    ),
+    UploadsDisabled: lazy_gettext(
+        "This office accepts messages only. Please paste the text instead."
+    ),
 }
+
+
+# Paths of this site: no scheme, no host, no "//", nothing a browser might read as a URL.
+_LOCAL_PATH = re.compile(r"/[A-Za-z0-9_\-./]{0,200}")
 
 
 class ExtraFiles(BadRequest):
     description = "Please send one file at a time, using the file field on the page."
 
 
-def _encode(identity: SourceIdentity) -> dict[str, str]:
-    return {
-        "lookup_id": identity.lookup_id,
-        "key_seed": base64.b64encode(identity.key_seed).decode(),
-    }
+def _safe_next(target: str | None) -> str:
+    """Return a path on this site to go back to; anything else becomes the start page."""
+    if target and _LOCAL_PATH.fullmatch(target) and "//" not in target:
+        return target
+    return url_for("main.index")
 
 
-def _decode(data: Any) -> SourceIdentity | None:
-    if not isinstance(data, dict):
-        return None
-    return SourceIdentity(data["lookup_id"], base64.b64decode(data["key_seed"]))
-
-
-def require_source(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass the logged-in source's identity to the view, or send the visitor to /login."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        identity = _decode(session.get("source"))
-        if identity is None:
-            return redirect(url_for("main.login"))
-        try:
-            return view(identity, *args, **kwargs)
-        except UnknownSource:
-            sealed_session().end()
-            return redirect(url_for("main.index"))
-
-    return wrapped
+def _lookup_page(services: Services, identity: SourceIdentity, **context: Any) -> str:
+    summary = services.sources.summary(identity)
+    context.setdefault("form", SubmitForm())
+    return render_template(
+        "lookup.html",
+        summary=summary,
+        reply_form=DeleteReplyForm(formdata=None),
+        needs_consent=needs_consent(summary.submission_count),
+        consent_form=ConsentForm(formdata=None, next="lookup"),
+        **context,
+    )
 
 
 def make_blueprint(config: Config, services: Services) -> Blueprint:
@@ -85,24 +93,35 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
     def index() -> str:
         return render_template("index.html")
 
+    @bp.route("/consent", methods=["GET", "POST"])
+    def consent() -> Any:
+        form = ConsentForm(next=request.args.get("next", "generate"))
+        if request.method == "GET":
+            return render_template("consent.html", form=form)
+        require_valid(form)
+        session["consented"] = True
+        return redirect(url_for("main.lookup" if form.next.data == "lookup" else "main.generate"))
+
     @bp.get("/generate")
     def generate() -> Any:
         if session.get("source"):
             return redirect(url_for("main.lookup"))
+        if not has_consented():
+            return redirect(url_for("main.consent", next="generate"))
         codename, identity = services.sources.new_identity()
-        session["pending"] = _encode(identity)
+        session["pending"] = encode(identity)
         return render_template("generate.html", codename=codename, form=CreateForm())
 
     @bp.post("/create")
     def create() -> Any:
         require_valid(CreateForm())
-        identity = _decode(session.pop("pending", None))
+        identity = decode(session.pop("pending", None))
         if identity is None:
-            flash("Please get your codename first.")
+            flash(gettext("Please get your codename first."))
             return redirect(url_for("main.generate"))
         services.sources.create(identity)
         sealed_session().regenerate()
-        session["source"] = _encode(identity)
+        session["source"] = encode(identity)
         return redirect(url_for("main.lookup"))
 
     @bp.route("/login", methods=["GET", "POST"])
@@ -117,16 +136,13 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
             return render_template("login.html", form=form, error=LOGIN_FAILED), 401
         sealed_session().regenerate()
         session.pop("pending", None)
-        session["source"] = _encode(identity)
+        session["source"] = encode(identity)
         return redirect(url_for("main.lookup"))
 
     @bp.get("/lookup")
     @require_source
     def lookup(identity: SourceIdentity) -> str:
-        summary = services.sources.summary(identity)
-        return render_template(
-            "lookup.html", summary=summary, form=SubmitForm(), reply_form=DeleteReplyForm()
-        )
+        return _lookup_page(services, identity)
 
     @bp.post("/delete-reply")
     @require_source
@@ -134,7 +150,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         form = DeleteReplyForm()
         require_valid(form)
         services.replies.delete_for_source(identity, form.number.data)
-        flash("The reply was deleted.")
+        flash(gettext("The reply was deleted."))
         return redirect(url_for("main.lookup"))
 
     @bp.post("/submit")
@@ -149,27 +165,44 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
             raise ExtraFiles
         part = request.files.get("fh")
         upload = part.stream if part is not None and isinstance(part.stream, Upload) else None
+        if needs_consent(services.sources.summary(identity).submission_count):
+            if upload is not None:
+                upload.close()  # nothing is kept before the worker has read the consent page
+            return redirect(url_for("main.consent", next="lookup"))
         file_refused = part is not None and upload is None and bool(part.filename)
         try:
             count = services.submissions.submit(identity, form.msg.data or "", upload, file_refused)
         except SubmissionRefused as exc:
-            summary = services.sources.summary(identity)
-            error = REFUSALS.get(type(exc), "This submission could not be accepted.")
-            page = render_template(
-                "lookup.html",
-                summary=summary,
-                form=form,
-                reply_form=DeleteReplyForm(formdata=None),
-                error=error,
+            error = REFUSALS.get(type(exc), lazy_gettext("This submission could not be accepted."))
+            return _lookup_page(services, identity, form=form, error=error), 400
+        flash(
+            ngettext(
+                "Thank you. The ombuds office received it.",
+                "Thank you. The ombuds office received both.",
+                count,
             )
-            return page, 400
-        flash(f"Thank you. The ombuds office received {'both' if count == 2 else 'it'}.")
+        )
         return redirect(url_for("main.lookup"))
 
     @bp.get("/logout")
     def logout() -> str:
+        get_locale()  # the page after the session ends stays in the chosen language
         sealed_session().end()
         return render_template("logout.html")
+
+    @bp.get("/exit")
+    def quick_exit() -> WerkzeugResponse:
+        """Leave at once: end the session, ask the browser to forget this site, go elsewhere."""
+        sealed_session().end()
+        response = redirect(config.quick_exit_url, code=303)
+        response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+        return response
+
+    @bp.get("/lang/<code>")
+    def set_language(code: str) -> Any:
+        if code in i18n.LANGUAGES:
+            session["lang"] = code
+        return redirect(_safe_next(request.args.get("next")))
 
     @bp.get("/public-key")
     def public_key() -> Response:
@@ -179,13 +212,13 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
 
     @bp.get("/metadata")
     def metadata() -> Response:
-        info = services.key_monitor.usable()
+        key_info = services.key_monitor.usable()
         settings = services.settings.current()
         return jsonify(
             organization=settings.organization_name,
             sdlite_version=__version__,
             submission_key_fingerprint=config.submission_key_fingerprint,
-            submission_key_usable=info is not None,
+            submission_key_usable=key_info is not None,
             allow_uploads=settings.allow_uploads,
             max_upload_bytes=settings.max_upload_bytes,
             onion_address=services.onion.source_address,
@@ -195,4 +228,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
     def robots() -> Response:
         return Response("User-agent: *\nDisallow: /\n", mimetype="text/plain")
 
+    log_views.register(bp, config, services)
+    talk_views.register(bp, config, services)
+    info.register(bp, services)
     return bp

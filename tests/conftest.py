@@ -140,7 +140,16 @@ class SourceActions:
     codename: str = ""
     last_page: str = field(default="", repr=False)
 
+    def consent(self, next_page: str = "generate") -> Any:
+        """Read the consent page and accept it, as every source does before a codename."""
+        page = self.client.get(f"/consent?next={next_page}").get_data(as_text=True)
+        return self.client.post(
+            "/consent", data={"csrf_token": csrf_token(page), "next": next_page}
+        )
+
     def generate(self) -> str:
+        if self.client.get("/generate").status_code == 302:
+            self.consent()
         page = self.client.get("/generate").get_data(as_text=True)
         match = _CODENAME.search(page)
         assert match, "no codename on /generate"
@@ -259,7 +268,18 @@ class HttpSource:
     def get(self, path: str) -> requests.Response:
         return self.http.get(self.base + path, timeout=60, allow_redirects=False)
 
+    def consent(self) -> None:
+        page = self.get("/consent").text
+        response = self.http.post(
+            self.base + "/consent",
+            data={"csrf_token": csrf_token(page), "next": "generate"},
+            allow_redirects=False,
+            timeout=60,
+        )
+        assert response.status_code == 302, response.text
+
     def signup(self) -> str:
+        self.consent()
         page = self.get("/generate").text
         match = _CODENAME.search(page)
         assert match

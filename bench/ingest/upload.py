@@ -21,6 +21,15 @@ _CODENAME = re.compile(r'<p class="codename" id="codename">([^<]+)</p>')
 
 def sign_up(server: Server) -> requests.Session:
     browser = requests.Session()
+    consent = browser.get(server.url + "/consent", timeout=120, allow_redirects=False).text
+    accepted = browser.post(
+        server.url + "/consent",
+        data={"csrf_token": csrf_token(consent), "next": "generate"},
+        allow_redirects=False,
+        timeout=120,
+    )
+    if accepted.status_code != 302:
+        raise BenchError(f"/consent answered {accepted.status_code}")
     page = browser.get(server.url + "/generate", timeout=120, allow_redirects=False).text
     if not _CODENAME.search(page):
         raise BenchError("no codename on /generate")

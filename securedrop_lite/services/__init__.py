@@ -12,15 +12,19 @@ from securedrop_lite.codename import CodenameGenerator, DesignationGenerator, ef
 from securedrop_lite.config import Config
 from securedrop_lite.crypto import SubmissionKey
 from securedrop_lite.db import Database
+from securedrop_lite.infopages import InfoPageService
 from securedrop_lite.kdf import CodenameKdf
 from securedrop_lite.onion import OnionPublisher, OnionSettings
+from securedrop_lite.receipts import ReceiptKey
 from securedrop_lite.services.audit import AuditLog
+from securedrop_lite.services.conversation import ConversationService
 from securedrop_lite.services.deletion import DeletionService
 from securedrop_lite.services.inbox import InboxService
+from securedrop_lite.services.incidentlog import IncidentLogService
 from securedrop_lite.services.keystatus import KeyMonitor
 from securedrop_lite.services.replies import ReplyService
 from securedrop_lite.services.settings import InstanceSettings, SettingsService
-from securedrop_lite.services.sources import SourceService
+from securedrop_lite.services.sources import Deadlines, SourceService
 from securedrop_lite.services.submissions import Limits, SubmissionService
 from securedrop_lite.services.users import UserService
 from securedrop_lite.sessions import SessionStore
@@ -49,6 +53,9 @@ class Services:
     users: UserService
     audit: AuditLog
     onion: OnionPublisher
+    info_pages: InfoPageService
+    incident_log: IncidentLogService
+    conversations: ConversationService
 
 
 def onion_settings(config: Config) -> OnionSettings:
@@ -60,6 +67,18 @@ def onion_settings(config: Config) -> OnionSettings:
         ombuds_target=config.ombuds_listen,
         source_pow=config.onion_pow,
         source_address_override=config.onion_address,
+    )
+
+
+def _incident_log(
+    config: Config, db: Database, submissions: SubmissionService, clock: Callable[[], datetime]
+) -> IncidentLogService:
+    return IncidentLogService(
+        db,
+        lambda: ReceiptKey.load_or_create(config.receipt_key_path),
+        submissions.submit_texts,
+        config.max_message_chars,
+        clock,
     )
 
 
@@ -84,7 +103,10 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         DesignationGenerator.from_diceware(),
         CodenameKdf(config.pepper_id, config.pepper_key, config.kdf),
         clock,
+        deletion,
+        Deadlines(config.acknowledge_days, config.respond_days),
     )
+    submissions = SubmissionService(db, store, key, limits, clock)
     users = UserService(
         db,
         words,
@@ -102,12 +124,15 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         key_monitor=KeyMonitor(key, clock, log),
         sessions=SessionStore(db, config.session_lifetime, clock),
         sources=sources,
-        submissions=SubmissionService(db, store, key, limits, clock),
+        submissions=submissions,
         settings=settings,
-        inbox=InboxService(db, store, deletion, clock),
+        inbox=InboxService(db, store, deletion, clock, acknowledge_days=config.acknowledge_days),
         replies=ReplyService(db, store, key, deletion, config.max_message_chars, clock),
         deletion=deletion,
         users=users,
         audit=AuditLog(db, clock),
         onion=OnionPublisher(onion_settings(config), lambda: list(users.onion_clients().values())),
+        info_pages=InfoPageService(db, clock),
+        incident_log=_incident_log(config, db, submissions, clock),
+        conversations=ConversationService(submissions.submit_texts),
     )

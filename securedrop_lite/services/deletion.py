@@ -83,6 +83,28 @@ class DeletionService:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def expire_conversation_requests(self, older_than: timedelta) -> int:
+        """Tombstone conversation requests made more than older_than ago; return how many.
+
+        A request made exactly older_than ago is kept (created_on < today - older_than,
+        the rule of `expire`): with 30 days, a request of 1 May is purged from 1 June on.
+        Only the request goes: the source's other items and its last activity stay.
+        """
+        if older_than < timedelta(days=1):
+            raise ValueError("conversation requests are kept at least one day")
+        cutoff = self.clock().date() - older_than
+        with self.db.session() as s:
+            result = s.execute(
+                update(Submission)
+                .where(
+                    Submission.kind == "talk",
+                    Submission.deleted.is_(False),
+                    Submission.created_on < cutoff,
+                )
+                .values(deleted=True)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def purge(self, source_id: int | None = None) -> PurgeReport:
         """Destroy what is tombstoned (of one source, or all): files first, then their rows.
 

@@ -10,10 +10,10 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import BinaryIO
+from datetime import date, datetime, timedelta
+from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from securedrop_lite.codename import designation_slug
@@ -24,7 +24,12 @@ from securedrop_lite.store import SOURCE_DIR_PATTERN, Store
 from securedrop_lite.zipstream import ZipEntry
 
 PER_PAGE = 50
-_KIND_LABELS = {"msg": "message", "doc": "file"}
+_KIND_LABELS = {
+    "msg": "message",
+    "doc": "file",
+    "log": "shared log entry",
+    "talk": "conversation request",
+}
 
 
 class NoSuchSource(Exception):
@@ -41,6 +46,21 @@ class Selection(enum.Enum):
     UNREAD = "unread"
 
 
+class InboxSort(enum.Enum):
+    # Starred first, then the latest activity.
+    ACTIVITY = "activity"
+    # Sources awaiting a first reply first, the longest waiting first; then the latest activity.
+    OVERDUE = "overdue"
+
+    @classmethod
+    def parse(cls, value: str | None) -> InboxSort:
+        """Return the sort a query argument names; anything else is the default."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.ACTIVITY
+
+
 @dataclass(frozen=True)
 class InboxRow:
     ref: str
@@ -50,6 +70,12 @@ class InboxRow:
     starred: bool
     # Days since the first submission while no reply has been sent; None once replied.
     awaiting_days: int | None
+    # The day a first reply is due (first submission + acknowledge_days); None once replied.
+    acknowledge_by: date | None
+    # Not replied to, and today is after acknowledge_by.
+    overdue: bool
+    # The source has a (not deleted) conversation request; its content is ciphertext.
+    conversation_requested: bool
 
 
 @dataclass(frozen=True)
@@ -58,12 +84,13 @@ class InboxPage:
     number: int
     pages: int
     total: int
+    sort: InboxSort = InboxSort.ACTIVITY
 
 
 @dataclass(frozen=True)
 class ItemView:
     file_name: str
-    kind: str  # "message", "file" or "reply"
+    kind: str  # "message", "file", "shared log entry", "conversation request" or "reply"
     size: int
     created_on: date
     seen: bool
@@ -75,6 +102,9 @@ class SourceView:
     designation: str
     starred: bool
     awaiting_days: int | None
+    acknowledge_by: date | None
+    overdue: bool
+    conversation_requested: bool
     items: list[ItemView]
 
 
@@ -86,6 +116,27 @@ def _awaiting(today: date, first_submission: date | None, first_reply: date | No
     if first_reply is not None or first_submission is None:
         return None
     return (today - first_submission).days
+
+
+def _deadline(
+    today: date, first_submission: date | None, first_reply: date | None, acknowledge_days: int
+) -> tuple[date | None, bool]:
+    """Return (acknowledge_by, overdue): a first reply is due on the day first_submission +
+    acknowledge_days, and overdue from the day after; no deadline once replied."""
+    if first_reply is not None or first_submission is None:
+        return None, False
+    due = first_submission + timedelta(days=acknowledge_days)
+    return due, today > due
+
+
+def _order(sort: InboxSort) -> tuple[ColumnElement[Any], ...]:
+    latest = (Source.last_activity_on.desc(), Source.id.desc())
+    if sort is InboxSort.OVERDUE:
+        awaiting = Source.first_reply_on.is_(None)
+        # Replied sources all get NULL here, so the database's NULL placement does not matter.
+        waiting_since = case((awaiting, Source.first_submission_on), else_=None)
+        return (case((awaiting, 0), else_=1), waiting_since.asc(), *latest)
+    return (Source.starred.desc(), *latest)
 
 
 def _already_open(file: BinaryIO) -> Callable[[], BinaryIO]:
@@ -117,14 +168,21 @@ class InboxService:
         store: Store,
         deletion: DeletionService,
         clock: Callable[[], datetime],
+        *,
+        acknowledge_days: int = 7,
     ) -> None:
+        if acknowledge_days < 1:
+            raise ValueError("acknowledge_days must be at least 1")
         self.db = db
         self.store = store
         self.deletion = deletion
         self.clock = clock
+        self.acknowledge_days = acknowledge_days
 
-    def page(self, number: int, per_page: int = PER_PAGE) -> InboxPage:
-        """Return one page of sources, starred first, in two queries whatever the page size."""
+    def page(
+        self, number: int, per_page: int = PER_PAGE, sort: InboxSort = InboxSort.ACTIVITY
+    ) -> InboxPage:
+        """Return one page of sources in the given order, in two queries whatever the page size."""
         unread = (
             select(func.count(Submission.id))
             .where(
@@ -134,6 +192,16 @@ class InboxService:
             )
             .correlate(Source)
             .scalar_subquery()
+        )
+        talk = (
+            select(Submission.id)
+            .where(
+                Submission.source_id == Source.id,
+                Submission.kind == "talk",
+                Submission.deleted.is_(False),
+            )
+            .correlate(Source)
+            .exists()
         )
         visible = _visible_source()
         with self.db.session() as s:
@@ -149,21 +217,33 @@ class InboxService:
                     Source.starred,
                     Source.first_submission_on,
                     Source.first_reply_on,
+                    talk,
                 )
                 .where(visible)
-                .order_by(Source.starred.desc(), Source.last_activity_on.desc(), Source.id.desc())
+                .order_by(*_order(sort))
                 .limit(per_page)
                 .offset((number - 1) * per_page)
             ).all()
         today = self.clock().date()
+        days = self.acknowledge_days
         return InboxPage(
             [
-                InboxRow(ref, name, last, count or 0, starred, _awaiting(today, first, replied))
-                for ref, name, last, count, starred, first, replied in rows
+                InboxRow(
+                    ref,
+                    name,
+                    last,
+                    count or 0,
+                    starred,
+                    _awaiting(today, first, replied),
+                    *_deadline(today, first, replied, days),
+                    bool(talked),
+                )
+                for ref, name, last, count, starred, first, replied, talked in rows
             ],
             number,
             pages,
             total,
+            sort,
         )
 
     def _source(self, s: Session, ref: str) -> Source:
@@ -190,11 +270,14 @@ class InboxService:
                 if not r.deleted
             ]
             first, replied = source.first_submission_on, source.first_reply_on
+            today = self.clock().date()
             view = SourceView(
                 ref,
                 source.designation,
                 source.starred,
-                _awaiting(self.clock().date(), first, replied),
+                _awaiting(today, first, replied),
+                *_deadline(today, first, replied, self.acknowledge_days),
+                any(sub.kind == "talk" and not sub.deleted for sub in source.submissions),
                 sorted(items, key=lambda item: int(item.file_name.split("-", 1)[0])),
             )
         return view

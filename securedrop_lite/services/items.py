@@ -14,7 +14,6 @@ from securedrop_lite.codename import designation_slug
 from securedrop_lite.models import Source
 from securedrop_lite.store import StagedFile, Store, StoreError
 
-
 # The file-name suffix of each kind: shared log entries and conversation requests are text
 # like messages, so the store, the zip and the air-gapped tool treat them as messages.
 FILE_SUFFIX = {"msg": "msg", "doc": "doc", "reply": "reply", "log": "msg", "talk": "msg"}

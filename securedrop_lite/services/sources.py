@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from securedrop_lite.crypto import DecryptionError, SourceKeyPair
 from securedrop_lite.db import Database
 from securedrop_lite.kdf import CodenameKdf
 from securedrop_lite.models import Source
+from securedrop_lite.services.deletion import DeletionService
 from securedrop_lite.store import Store
 
 _DESIGNATION_ATTEMPTS = 20
@@ -51,11 +52,28 @@ class ReadableReply:
 
 
 @dataclass(frozen=True)
+class Deadlines:
+    """What the office aims for, in days from a source's first submission."""
+
+    acknowledge_days: int
+    respond_days: int
+
+
+@dataclass(frozen=True)
 class SourceSummary:
     submission_count: int
     submission_dates: list[date]
     replies: list[ReadableReply]
     unreadable_replies: int
+    # The office's targets, from the first submission; None before there is one.
+    acknowledge_by: date | None = None
+    respond_by: date | None = None
+    # The day of the latest conversation request still kept, if any.
+    conversation_requested_on: date | None = None
+
+    @property
+    def first_received_on(self) -> date | None:
+        return min(self.submission_dates, default=None)
 
 
 class SourceService:
@@ -69,6 +87,8 @@ class SourceService:
         designations: DesignationGenerator,
         kdf: CodenameKdf,
         clock: Callable[[], datetime],
+        deletion: DeletionService,
+        deadlines: Deadlines,
     ) -> None:
         self.db = db
         self.store = store
@@ -76,6 +96,8 @@ class SourceService:
         self.designations = designations
         self.kdf = kdf
         self.clock = clock
+        self.deletion = deletion
+        self.deadlines = deadlines
 
     def _identity(self, codename: str) -> SourceIdentity:
         return SourceIdentity(self.kdf.source_id(codename), self.kdf.key_seed(codename))
@@ -130,6 +152,12 @@ class SourceService:
             if source is None:
                 raise UnknownSource
             dates = [sub.created_on for sub in source.submissions if not sub.deleted]
+            requests = [
+                sub.created_on
+                for sub in source.submissions
+                if sub.kind == "talk" and not sub.deleted
+            ]
+            first = source.first_submission_on
             boxes = [
                 (r.number, r.source_box, r.created_on) for r in source.replies if not r.deleted
             ]
@@ -141,4 +169,27 @@ class SourceService:
                 unreadable += 1
                 continue
             replies.append(ReadableReply(number, text, created_on))
-        return SourceSummary(len(dates), dates, replies, unreadable)
+        days = self.deadlines
+        return SourceSummary(
+            len(dates),
+            dates,
+            replies,
+            unreadable,
+            acknowledge_by=None if first is None else first + timedelta(days.acknowledge_days),
+            respond_by=None if first is None else first + timedelta(days.respond_days),
+            conversation_requested_on=max(requests, default=None),
+        )
+
+    def withdraw(self, identity: SourceIdentity) -> None:
+        """Delete the source with everything they sent, every reply and their incident log.
+
+        The tombstone hides it all at once; the purge then overwrites the files and
+        removes the rows, and the codename stops working.
+        """
+        with self.db.session() as s:
+            source = find_source(s, identity.lookup_id)
+            if source is None:
+                raise UnknownSource
+            source_id = source.id
+        self.deletion.tombstone_source(source_id)
+        self.deletion.purge(source_id)

@@ -79,6 +79,15 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class TextItem:
+    """A text the server writes for the source (a shared log entry, a conversation request)."""
+
+    kind: str
+    plaintext: bytes
+    file_name: str  # inside the ciphertext only
+
+
+@dataclass(frozen=True)
 class Limits:
     max_message_chars: int
     max_upload_bytes: int
@@ -124,13 +133,28 @@ class SubmissionService:
             raise UploadsDisabled
 
     def _encrypt_message(self, message: str) -> StagedFile:
+        return self._encrypt_text(message.encode("utf-8"), MESSAGE_FILE_NAME)
+
+    def _encrypt_text(self, plaintext: bytes, file_name: str) -> StagedFile:
         staged = self.store.stage()
         try:
-            self.key.encrypt(message.encode("utf-8"), staged.file, MESSAGE_FILE_NAME)
+            self.key.encrypt(plaintext, staged.file, file_name)
         except CryptoError:
             staged.discard()
             raise
         return staged
+
+    def submit_texts(self, identity: SourceIdentity, items: list[TextItem]) -> int:
+        """Encrypt each text to the ombuds key and store them all, or none; return how many."""
+        staged: list[tuple[str, StagedFile]] = []
+        try:
+            for item in items:
+                staged.append((item.kind, self._encrypt_text(item.plaintext, item.file_name)))
+        except CryptoError as exc:
+            for _, done in staged:
+                done.discard()
+            raise StorageFailed(str(exc)) from exc
+        return self._store(identity, staged)
 
     def submit(
         self,

@@ -65,7 +65,7 @@ MESSAGE = (
     "The second AD keeps cornering me in the trailer after wrap.\n"
     "It happened on the 3rd and the 9th; Zoë from catering saw it — I'm scared to lose the job."
 )
-SOURCE_PAGES = {"/", "/generate", "/lookup", "/logout", "/login"}
+SOURCE_PAGES = {"/", "/consent", "/generate", "/lookup", "/logout", "/login"}
 UPLOAD_NAME = "evidence report.pdf"
 UPLOAD_SIZE = 200 * 1024
 WRONG_CODENAME = "nobody would ever choose these seven exact words"
@@ -228,6 +228,9 @@ def write_upload(directory: Path) -> tuple[Path, bytes]:
 def get_a_codename(person: Person) -> str:
     person.open("/")
     person.click(By.LINK_TEXT, "Get a codename")
+    assert person.path() == "/consent"
+    assert "does not give legal advice" in person.read("consent-summary")
+    person.click(By.ID, "consent")
     assert person.path() == "/generate"
     codename = person.read("codename")
     assert len(codename.split()) >= 7, codename

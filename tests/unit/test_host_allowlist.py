@@ -69,11 +69,11 @@ def test_a_request_without_a_host_header_is_refused(client: Any) -> None:
 
 
 def test_a_refused_host_starts_no_session(client: Any, services: Services) -> None:
-    # /generate starts a server-side session; under a foreign Host nothing runs at all.
-    refused = client.get("/generate", headers={"Host": "evil.example"})
+    # Choosing a language starts a server-side session; under a foreign Host nothing runs.
+    refused = client.get("/lang/es", headers={"Host": "evil.example"})
     assert refused.status_code == 400
     with services.db.session() as s:
         assert s.scalar(select(func.count(WebSession.token_hash))) == 0
-    assert client.get("/generate").status_code == 200
+    assert client.get("/lang/es").status_code == 302
     with services.db.session() as s:
         assert s.scalar(select(func.count(WebSession.token_hash))) == 1

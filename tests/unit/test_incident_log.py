@@ -1,0 +1,204 @@
+"""The private incident log: sealed to the codename, revisable, deletable, shareable, receipted."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from securedrop_lite.models import LogEntry, Submission
+from securedrop_lite.receipts import ReceiptKey, verify_document
+from securedrop_lite.services import Services
+from securedrop_lite.services.incidentlog import (
+    PAD_BYTES,
+    EntryFields,
+    EntryLabels,
+    EntryRefused,
+    NoSuchEntry,
+)
+from securedrop_lite.services.sources import SourceIdentity
+from tests.conftest import VENV_BIN, FrozenClock, KeyPair
+
+LABELS = EntryLabels("When it happened", "Where", "Who was present", "What happened", "Witnesses")
+SECRET = "The first AD cornered me by the honey wagon, unit base, stage 9"
+ENTRY = EntryFields(
+    when="Tuesday night, after wrap",
+    where="Stage 9",
+    present="the first AD",
+    what=SECRET,
+    witnesses="a driver, maybe",
+)
+
+
+def new_source(services: Services) -> tuple[str, SourceIdentity]:
+    codename, identity = services.sources.new_identity()
+    services.sources.create(identity)
+    return codename, identity
+
+
+def everything_on_disk(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file())
+
+
+def test_entry_plaintext_appears_nowhere_on_the_server(services: Services, data_dir: Path) -> None:
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    services.incident_log.revise(identity, ref, EntryFields(what=SECRET + " (again)"), LABELS)
+    services.db.dispose()  # flush SQLite's journal and close the files
+    disk = everything_on_disk(data_dir)
+    for needle in (SECRET, "honey wagon", "Stage 9", "Tuesday night", "What happened"):
+        for encoding in ("utf-8", "utf-16-le"):
+            assert needle.encode(encoding) not in disk, needle
+    # Nor the digest the receipt signs: a seized server cannot confirm a guess.
+    history = services.incident_log.history(identity, ref)
+    for version in history:
+        assert version.receipt.sha256.encode() not in disk
+        assert bytes.fromhex(version.receipt.sha256) not in disk
+
+
+def test_only_the_owner_can_read_an_entry(services: Services) -> None:
+    _, owner = new_source(services)
+    _, other = new_source(services)
+    ref = services.incident_log.add(owner, ENTRY, LABELS)
+    assert services.incident_log.history(owner, ref)[0].fields.what == SECRET
+    with pytest.raises(NoSuchEntry):
+        services.incident_log.history(other, ref)
+    with pytest.raises(NoSuchEntry):
+        services.incident_log.delete(other, ref)
+    assert services.incident_log.entries(other) == []
+    # Even with the other's row ids, the owner's boxes do not open under another key.
+    with services.db.session() as s:
+        row = s.scalars(select(LogEntry)).one()
+        assert SECRET.encode() not in row.box
+    forged = SourceIdentity(owner.lookup_id, bytes(32))
+    with pytest.raises(NoSuchEntry):
+        services.incident_log.history(forged, ref)
+
+
+def test_boxes_are_padded_so_their_size_hides_the_entry_length(services: Services) -> None:
+    _, identity = new_source(services)
+    services.incident_log.add(identity, EntryFields(what="short"), LABELS)
+    services.incident_log.add(identity, EntryFields(what="x" * 300), LABELS)
+    with services.db.session() as s:
+        sizes = {len(row.box) for row in s.scalars(select(LogEntry))}
+    assert len(sizes) == 1
+    box_overhead = 5 + 32 + 12 + 16  # magic, ephemeral key, nonce, tag
+    assert (sizes.pop() - box_overhead) % PAD_BYTES == 0
+
+
+def test_revising_keeps_every_version_with_its_own_receipt(
+    services: Services, clock: FrozenClock
+) -> None:
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    clock.advance(timedelta(days=3))
+    assert services.incident_log.revise(identity, ref, EntryFields(what="corrected"), LABELS) == 2
+    history = services.incident_log.history(identity, ref)
+    assert [v.version for v in history] == [1, 2]
+    assert [v.created_on for v in history] == [date(2026, 11, 22), date(2026, 11, 25)]
+    assert history[0].fields == ENTRY
+    assert history[1].fields.what == "corrected"
+    assert history[0].receipt.sha256 != history[1].receipt.sha256
+    assert [r.latest.version for r in services.incident_log.entries(identity)] == [2]
+
+
+def test_deleting_an_entry_removes_every_version(services: Services) -> None:
+    _, identity = new_source(services)
+    kept = services.incident_log.add(identity, EntryFields(what="keep"), LABELS)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    services.incident_log.revise(identity, ref, EntryFields(what="v2"), LABELS)
+    services.incident_log.delete(identity, ref)
+    with services.db.session() as s:
+        refs = set(s.scalars(select(LogEntry.entry_ref)))
+    assert refs == {kept}
+    with pytest.raises(NoSuchEntry):
+        services.incident_log.history(identity, ref)
+    with pytest.raises(NoSuchEntry):
+        services.incident_log.delete(identity, ref)
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (EntryFields(when="yesterday"), "what"),
+        (EntryFields(what="   \n "), "what"),
+        (EntryFields(what="x" * 100_001), "length"),
+    ],
+)
+def test_an_empty_or_oversized_entry_is_refused_and_nothing_is_stored(
+    services: Services, entry: EntryFields, reason: str
+) -> None:
+    _, identity = new_source(services)
+    with pytest.raises(EntryRefused, match=reason):
+        services.incident_log.add(identity, entry, LABELS)
+    with services.db.session() as s:
+        assert s.scalars(select(LogEntry)).all() == []
+
+
+def test_windows_line_ends_are_normalized_before_the_receipt_is_signed(
+    services: Services,
+) -> None:
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, EntryFields(what="one\r\ntwo\rthree"), LABELS)
+    (version,) = services.incident_log.history(identity, ref)
+    assert version.fields.what == "one\ntwo\nthree"
+    assert "\r" not in version.text
+
+
+def test_a_downloaded_entry_verifies_against_the_instance_receipt_key(
+    services: Services, config: Any
+) -> None:
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    document = services.incident_log.document(identity, ref, 1, "A heading.")
+    key = ReceiptKey.load(config.receipt_key_path)
+    verified = verify_document(document, key.public_bytes)
+    assert verified.key_trusted
+    assert verified.text == services.incident_log.history(identity, ref)[0].text
+    assert verified.receipt.day == date(2026, 11, 22)
+    assert SECRET in verified.text
+
+
+def test_a_shared_entry_becomes_a_submission_that_the_airgap_tool_decrypts(
+    services: Services, ombuds_key: KeyPair, tmp_path: Path, config: Any
+) -> None:
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    assert services.incident_log.share(identity, [ref, ref], "A heading.") == 1
+    with services.db.session() as s:
+        (submission,) = s.scalars(select(Submission)).all()
+        store_dir = submission.source.store_dir
+        assert submission.kind == "log"
+        assert submission.file_name.endswith("-msg.gpg")
+        assert submission.source.first_submission_on == date(2026, 11, 22)
+    ciphertext = config.store_dir / store_dir / submission.file_name
+    assert SECRET.encode() not in ciphertext.read_bytes()
+    out = tmp_path / "plain"
+    result = subprocess.run(
+        [str(VENV_BIN / "sdlite-airgap"), "decrypt", str(ciphertext), "--out", str(out),
+         "--gnupghome", str(ombuds_key.airgap_home), "--no-passphrase"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (plain,) = [p for p in out.rglob("*") if p.is_file()]
+    text = plain.read_bytes()
+    assert SECRET.encode() in text
+    key = ReceiptKey.load(config.receipt_key_path)
+    assert verify_document(text, key.public_bytes).receipt.day == date(2026, 11, 22)
+    # The worker's own copy stays private and in place.
+    assert services.incident_log.history(identity, ref)[0].fields == ENTRY
+
+
+def test_sharing_nothing_or_another_workers_entry_stores_nothing(services: Services) -> None:
+    _, owner = new_source(services)
+    _, other = new_source(services)
+    ref = services.incident_log.add(owner, ENTRY, LABELS)
+    for refs in ([], [ref], ["0" * 32]):
+        with pytest.raises(NoSuchEntry):
+            services.incident_log.share(other, refs, "A heading.")
+    with services.db.session() as s:
+        assert s.scalars(select(Submission)).all() == []
