@@ -292,3 +292,21 @@ def test_a_shared_entry_date_is_only_a_day(source: SourceActions, services: Serv
     with services.db.session() as s:
         row = s.scalars(select(LogEntry)).one()
         assert type(row.created_on) is date
+
+
+def test_information_pages_and_the_quick_exit_work_while_the_key_is_unusable(
+    client: Any, services: Services, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from securedrop_lite.crypto import KeyUnusableError
+
+    def expired(now: object) -> None:
+        raise KeyUnusableError("expired")
+
+    monkeypatch.setattr(services.key, "check", expired)
+    clock.advance(timedelta(minutes=5))  # past the key monitor's cache
+    assert client.get("/generate").status_code == 503
+    for slug in ("about", "options", "referrals"):
+        assert client.get(f"/info/{slug}").status_code == 200, slug
+    assert client.get("/exit").status_code == 303
+    assert client.get("/lang/es").status_code == 302
+    assert client.post("/consent").status_code == 503  # accepts nothing
