@@ -216,6 +216,9 @@ class Person:
         assert not re.search(r"<script", source, re.IGNORECASE), (
             f"{self.driver.current_url} serves a <script> element:\n{source}"
         )
+        assert self.driver.find_elements(By.ID, "quick-exit"), (
+            f"{self.driver.current_url} has no quick-exit link"
+        )
 
 
 def write_upload(directory: Path) -> tuple[Path, bytes]:
@@ -310,3 +313,66 @@ def test_source_flow_works_with_javascript_disabled(
     assert document.original_name == UPLOAD_NAME
     assert document.path.name == UPLOAD_NAME
     assert document.path.read_bytes() == upload_bytes
+
+
+LOG_ENTRY = "El jefe de producción me gritó delante de todo el equipo."
+CONTACT = "Signal: nutria.tranquila.07"
+
+
+def test_ombuds_tools_work_in_spanish_with_javascript_disabled(
+    browser: WebDriver, live_server: LiveServer, ombuds_key: KeyPair, tmp_path: Path
+) -> None:
+    load_probe_page(browser)
+    assert probe_paragraph_text(browser) == "untouched", "JavaScript is on in this browser"
+    person = Person(browser, live_server.url)
+    person.open("/")
+    person.click(By.CSS_SELECTOR, 'a[hreflang="es"]')
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    assert person.read("quick-exit") != "Leave this site"
+    person.click(By.CSS_SELECTOR, 'main a[href="/generate"]')
+    assert person.path() == "/consent"
+    person.click(By.ID, "consent")
+    person.click(By.ID, "continue")
+    assert person.path() == "/lookup"
+
+    person.click(By.ID, "incident-log")
+    person.click(By.ID, "new-entry")
+    person.type_into("when", "el martes")
+    person.type_into("what", LOG_ENTRY)
+    person.click(By.ID, "save-entry")
+    assert person.path().startswith("/log/")
+    assert LOG_ENTRY in person.read("latest")
+    person.open("/lookup")
+    person.click(By.ID, "request-conversation")
+    person.element("channel-messaging").click()
+    person.type_into("contact", CONTACT)
+    person.click(By.ID, "send-request")
+    assert person.path() == "/lookup"
+    assert len(person.notices()) == 1
+    (request,) = live_server.data_dir.glob("store/*/*-msg.gpg")
+    out = tmp_path / "decrypted"
+    assert CONTACT in decrypt_file(ombuds_key.airgap_home, request, out).path.read_text()
+
+    person.click(By.ID, "withdraw")
+    person.click(By.ID, "confirm-withdraw")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    assert not list(live_server.data_dir.glob("store/*/*.gpg"))
+    assert_logged_out(person)
+
+
+def test_the_quick_exit_link_leaves_and_the_session_is_gone(
+    browser: WebDriver, live_server: LiveServer
+) -> None:
+    person = Person(browser, live_server.url)
+    get_a_codename(person)
+    exit_url = person.element("quick-exit").get_attribute("href")
+    assert exit_url == live_server.url + "/exit"
+    # Chromium's own error page (the test's exit address is a closed loopback port)
+    # carries script, so this step is not checked as one of our pages.
+    browser.find_element(By.ID, "quick-exit").click()
+    WebDriverWait(browser, PAGE_TIMEOUT_SECONDS).until(
+        lambda driver: not driver.current_url.startswith(live_server.url)
+    )
+    assert browser.current_url.startswith("http://127.0.0.1:9/")
+    assert not browser.get_cookies()
+    assert_logged_out(person)
