@@ -109,6 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
     from securedrop_lite.serve import serve
 
     config = _load(args.data_dir)
+    # An instance made before receipts existed gets its key now, by the service user,
+    # before any worker could need it (workers only read it).
+    ReceiptKey.load_or_create(config.receipt_key_path)
     if args.app == "journalist":
         from journalist_interface import create_app as create_journalist_app
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from securedrop_lite.config import Config
+from securedrop_lite.receipts import ReceiptKeyError
 from securedrop_lite.services import Services
 from securedrop_lite.services.incidentlog import (
     EntryFields,
@@ -25,8 +26,20 @@ from source_interface.identity import needs_consent, require_source
 ENTRY_REFUSALS = {
     "what": lazy_gettext("Please write what happened."),
     "length": lazy_gettext("This entry is too long. Please shorten it."),
+    "entries": lazy_gettext(
+        "Your log is full. Please delete entries you no longer need, or send long "
+        "accounts to the ombuds as a message."
+    ),
+    "versions": lazy_gettext("This entry has too many versions. Please write a new entry instead."),
 }
 NO_SUCH_ENTRY = NotFound(lazy_gettext("There is nothing here, or it was deleted."))
+# The receipt key is unreadable (its mode, a restore without it): nothing can be signed.
+CANNOT_SIGN = ServiceUnavailable(
+    lazy_gettext(
+        "Your entry could not be saved right now, and nothing of it was kept. "
+        "Please try again later."
+    )
+)
 
 
 def entry_labels() -> EntryLabels:
@@ -84,6 +97,8 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
             ref = log.add(identity, _fields(form), entry_labels())
         except EntryRefused as exc:
             return entry_form_page(form, None, ENTRY_REFUSALS[str(exc)])
+        except ReceiptKeyError:
+            raise CANNOT_SIGN from None
         flash(gettext("The entry was saved. Only your codename can open it."))
         return redirect(url_for("main.log_entry", ref=ref))
 
@@ -100,7 +115,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
     @require_source
     def log_revise(identity: SourceIdentity, ref: str) -> Any:
         try:
-            latest = log.history(identity, ref)[-1]
+            latest = log.latest(identity, ref)
         except NoSuchEntry:
             raise NO_SUCH_ENTRY from None
         if request.method == "GET":
@@ -111,6 +126,10 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
             log.revise(identity, ref, _fields(form), entry_labels())
         except EntryRefused as exc:
             return entry_form_page(form, ref, ENTRY_REFUSALS[str(exc)])
+        except NoSuchEntry:  # deleted in another tab meanwhile
+            raise NO_SUCH_ENTRY from None
+        except ReceiptKeyError:
+            raise CANNOT_SIGN from None
         flash(gettext("The new version was saved. Earlier versions are kept."))
         return redirect(url_for("main.log_entry", ref=ref))
 
@@ -119,7 +138,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
     def log_delete(identity: SourceIdentity, ref: str) -> Any:
         if request.method == "GET":
             try:
-                latest = log.history(identity, ref)[-1]
+                latest = log.latest(identity, ref)
             except NoSuchEntry:
                 raise NO_SUCH_ENTRY from None
             return render_template("log_delete.html", ref=ref, latest=latest, form=ConfirmForm())
@@ -135,12 +154,12 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
     @require_source
     def log_download(identity: SourceIdentity, ref: str, version: int) -> Response:
         try:
-            document = log.document(identity, ref, version, document_heading())
-            written_on = log.version(identity, ref, version).created_on
+            chosen = log.version(identity, ref, version)
+            document = log.document_of(chosen, document_heading())
         except NoSuchEntry:
             raise NO_SUCH_ENTRY from None
         response = Response(document, mimetype="text/plain")
-        name = f"incident-log-{written_on.isoformat()}-v{version}.txt"
+        name = f"incident-log-{chosen.created_on.isoformat()}-v{version}.txt"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 

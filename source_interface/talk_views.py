@@ -63,7 +63,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
         form = ConfirmForm()
         if request.method == "GET":
             summary = services.sources.summary(identity)
-            entries = len(services.incident_log.entries(identity))
+            entries = services.incident_log.count(identity)
             return render_template("withdraw.html", form=form, summary=summary, entries=entries)
         require_valid(form)
         services.sources.withdraw(identity)

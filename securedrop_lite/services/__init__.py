@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from securedrop_lite.adminlog import admin_logger
 from securedrop_lite.auth import PassphraseCheck, passphrase_hasher
@@ -70,12 +71,29 @@ def onion_settings(config: Config) -> OnionSettings:
     )
 
 
+def _receipt_key_loader(path: Path) -> Callable[[], ReceiptKey]:
+    """Read the receipt key once, at first use: never create it here, never read it again.
+
+    `sdlite init` makes the key, and `sdlite serve` makes it for an older instance before
+    any worker starts; a web process that made its own would sign with an unpublished key.
+    Reading it once also keeps the file's access time from dating a worker's writes.
+    """
+    loaded: list[ReceiptKey] = []
+
+    def load() -> ReceiptKey:
+        if not loaded:
+            loaded.append(ReceiptKey.load(path))
+        return loaded[0]
+
+    return load
+
+
 def _incident_log(
     config: Config, db: Database, submissions: SubmissionService, clock: Callable[[], datetime]
 ) -> IncidentLogService:
     return IncidentLogService(
         db,
-        lambda: ReceiptKey.load_or_create(config.receipt_key_path),
+        _receipt_key_loader(config.receipt_key_path),
         submissions.submit_texts,
         config.max_message_chars,
         clock,

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from securedrop_lite.crypto import DecryptionError, SourceKeyPair, seal_to_source
 from securedrop_lite.db import Database
-from securedrop_lite.models import LogEntry
+from securedrop_lite.models import LogEntry, Source
 from securedrop_lite.receipts import (
     Receipt,
     ReceiptInvalid,
@@ -31,12 +33,19 @@ from securedrop_lite.services.submissions import TextItem
 
 # Boxes are padded to a multiple of this, so their size says little about the entry's.
 PAD_BYTES = 1024
+# Bounds on what one codename can make the server hold and decrypt in one request: an
+# entry is a note, not a document (a long text goes to the ombuds as a message).
+MAX_ENTRY_CHARS = 20_000
+MAX_ENTRIES = 200
+MAX_VERSIONS = 50
+_WRITE_ATTEMPTS = 5
 ENTRY_REF_BYTES = 16
 ENTRY_FILE_NAME = "incident-log-entry.txt"
 
 
 class EntryRefused(ValueError):
-    """The entry is empty ("what") or too long ("length"); the interface words it."""
+    """The entry is empty ("what"), too long ("length"), or one too many ("entries",
+    "versions"); the interface words it."""
 
 
 class NoSuchEntry(Exception):
@@ -154,31 +163,53 @@ class IncidentLogService:
         self, identity: SourceIdentity, ref: str | None, entry: EntryFields, labels: EntryLabels
     ) -> tuple[str, int]:
         entry = entry.normalized()
-        entry.check(self.max_chars)
+        entry.check(min(self.max_chars, MAX_ENTRY_CHARS))
         with self.db.session() as s:
-            source = find_source(s, identity.lookup_id)
-            if source is None:
-                raise UnknownSource
-            public_key = source.public_key
+            public_key = self._source_id_and_key(s, identity)[1]
         box = self._seal(public_key, entry, labels)
+        # Two tabs may revise one entry at once: the second to commit draws the next number.
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                return self._insert(identity, ref, box)
+            except IntegrityError:
+                continue
+        raise EntryRefused("versions")
+
+    @staticmethod
+    def _source_id_and_key(s: Session, identity: SourceIdentity) -> tuple[int, bytes]:
+        source = find_source(s, identity.lookup_id)
+        if source is None:
+            raise UnknownSource
+        return source.id, source.public_key
+
+    def _insert(self, identity: SourceIdentity, ref: str | None, box: bytes) -> tuple[str, int]:
         with self.db.session() as s:
-            source = find_source(s, identity.lookup_id)
-            if source is None:
-                raise UnknownSource
+            source_id, _ = self._source_id_and_key(s, identity)
+            # Writing the source's row first serializes this source's log writers (a write
+            # lock in SQLite, a row lock in PostgreSQL), so the version read next is theirs.
+            s.execute(
+                update(Source)
+                .where(Source.id == source_id)
+                .values(item_counter=Source.item_counter)
+            )
             if ref is None:
+                if self._count(s, source_id) >= MAX_ENTRIES:
+                    raise EntryRefused("entries")
                 ref, version = secrets.token_hex(ENTRY_REF_BYTES), 1
             else:
                 latest = s.scalar(
                     select(func.max(LogEntry.version)).where(
-                        LogEntry.source_id == source.id, LogEntry.entry_ref == ref
+                        LogEntry.source_id == source_id, LogEntry.entry_ref == ref
                     )
                 )
                 if latest is None:
                     raise NoSuchEntry
+                if latest >= MAX_VERSIONS:
+                    raise EntryRefused("versions")
                 version = latest + 1
             s.add(
                 LogEntry(
-                    source_id=source.id,
+                    source_id=source_id,
                     entry_ref=ref,
                     version=version,
                     box=box,
@@ -186,6 +217,13 @@ class IncidentLogService:
                 )
             )
         return ref, version
+
+    @staticmethod
+    def _count(s: Session, source_id: int) -> int:
+        query = select(func.count(func.distinct(LogEntry.entry_ref))).where(
+            LogEntry.source_id == source_id
+        )
+        return int(s.scalar(query) or 0)
 
     def add(self, identity: SourceIdentity, entry: EntryFields, labels: EntryLabels) -> str:
         """Seal a new entry to the worker's key; return its ref."""
@@ -199,49 +237,90 @@ class IncidentLogService:
         _, version = self._write(identity, ref, entry, labels)
         return version
 
-    def _rows(self, identity: SourceIdentity, ref: str | None = None) -> list[LogEntry]:
+    def count(self, identity: SourceIdentity) -> int:
+        """Return how many entries the worker has (without opening any)."""
         with self.db.session() as s:
-            source = find_source(s, identity.lookup_id)
-            if source is None:
-                raise UnknownSource
-            query = select(LogEntry).where(LogEntry.source_id == source.id)
-            if ref is not None:
-                query = query.where(LogEntry.entry_ref == ref)
-            return list(s.scalars(query.order_by(LogEntry.id)))
+            return self._count(s, self._source_id_and_key(s, identity)[0])
 
     def entries(self, identity: SourceIdentity) -> list[EntrySummary]:
-        """Return the worker's entries, latest version each, most recently written first."""
+        """Return the worker's entries, latest version each, most recently written first.
+
+        Only the latest version of each entry is read and opened.
+        """
+        with self.db.session() as s:
+            source_id, _ = self._source_id_and_key(s, identity)
+            latest = (
+                select(
+                    LogEntry.entry_ref,
+                    func.max(LogEntry.version).label("version"),
+                    func.count(LogEntry.id).label("versions"),
+                )
+                .where(LogEntry.source_id == source_id)
+                .group_by(LogEntry.entry_ref)
+                .subquery()
+            )
+            rows = s.execute(
+                select(LogEntry, latest.c.versions)
+                .join(
+                    latest,
+                    (LogEntry.entry_ref == latest.c.entry_ref)
+                    & (LogEntry.version == latest.c.version),
+                )
+                .where(LogEntry.source_id == source_id)
+                .order_by(LogEntry.id.desc())
+            ).all()
         keys = SourceKeyPair(identity.key_seed)
-        grouped: dict[str, list[LogEntry]] = {}
-        for row in self._rows(identity):
-            grouped.setdefault(row.entry_ref, []).append(row)
         summaries = []
-        for ref, rows in grouped.items():
+        for row, versions in rows:
             try:
-                latest = self._open(keys, rows[-1])
+                summaries.append(EntrySummary(row.entry_ref, self._open(keys, row), versions))
             except NoSuchEntry:
                 continue  # sealed to another key: not this worker's to read
-            summaries.append(EntrySummary(ref, latest, len(rows)))
-        order = {ref: rows[-1].id for ref, rows in grouped.items()}
-        return sorted(summaries, key=lambda summary: order[summary.ref], reverse=True)
+        return summaries
 
-    def history(self, identity: SourceIdentity, ref: str) -> list[EntryVersion]:
-        """Return every version of one entry, oldest first."""
-        rows = self._rows(identity, ref)
+    def _select(
+        self, identity: SourceIdentity, ref: str, version: int | None = None
+    ) -> list[LogEntry]:
+        with self.db.session() as s:
+            source_id, _ = self._source_id_and_key(s, identity)
+            query = select(LogEntry).where(
+                LogEntry.source_id == source_id, LogEntry.entry_ref == ref
+            )
+            if version is not None:
+                query = query.where(LogEntry.version == version)
+            rows = list(s.scalars(query.order_by(LogEntry.version)))
         if not rows:
             raise NoSuchEntry
+        return rows
+
+    def history(self, identity: SourceIdentity, ref: str) -> list[EntryVersion]:
+        """Return every version of one entry (at most MAX_VERSIONS), oldest first."""
         keys = SourceKeyPair(identity.key_seed)
-        return [self._open(keys, row) for row in rows]
+        return [self._open(keys, row) for row in self._select(identity, ref)]
 
     def version(self, identity: SourceIdentity, ref: str, number: int) -> EntryVersion:
-        for version in self.history(identity, ref):
-            if version.version == number:
-                return version
-        raise NoSuchEntry
+        """Return one version of an entry, opening only that one."""
+        (row,) = self._select(identity, ref, number)
+        return self._open(SourceKeyPair(identity.key_seed), row)
+
+    def latest(self, identity: SourceIdentity, ref: str) -> EntryVersion:
+        with self.db.session() as s:
+            source_id, _ = self._source_id_and_key(s, identity)
+            number = s.scalar(
+                select(func.max(LogEntry.version)).where(
+                    LogEntry.source_id == source_id, LogEntry.entry_ref == ref
+                )
+            )
+        if number is None:
+            raise NoSuchEntry
+        return self.version(identity, ref, number)
 
     def document(self, identity: SourceIdentity, ref: str, number: int, heading: str) -> bytes:
         """Return one version with its receipt, as the file the worker may show others."""
-        version = self.version(identity, ref, number)
+        return self.document_of(self.version(identity, ref, number), heading)
+
+    @staticmethod
+    def document_of(version: EntryVersion, heading: str) -> bytes:
         try:
             return entry_document(version.text, version.receipt, heading)
         except (ReceiptInvalid, ValueError) as exc:  # damaged, or over the document size limit
@@ -254,16 +333,12 @@ class IncidentLogService:
         own copies stay as they are. Return how many were shared.
         """
         items = [
-            TextItem("log", self.document(identity, ref, self._latest(identity, ref), heading),
-                     ENTRY_FILE_NAME)
+            TextItem("log", self.document_of(self.latest(identity, ref), heading), ENTRY_FILE_NAME)
             for ref in dict.fromkeys(refs)
-        ]  # fmt: skip
+        ]
         if not items:
             raise NoSuchEntry
         return self.submit_texts(identity, items)
-
-    def _latest(self, identity: SourceIdentity, ref: str) -> int:
-        return self.history(identity, ref)[-1].version
 
     def delete(self, identity: SourceIdentity, ref: str) -> None:
         """Delete an entry with all its versions (SQLite overwrites the freed rows)."""

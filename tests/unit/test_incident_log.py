@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -202,3 +203,107 @@ def test_sharing_nothing_or_another_workers_entry_stores_nothing(services: Servi
             services.incident_log.share(other, refs, "A heading.")
     with services.db.session() as s:
         assert s.scalars(select(Submission)).all() == []
+
+
+def test_concurrent_revisions_each_get_their_own_version(services: Services) -> None:
+    import threading
+
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    errors: list[BaseException] = []
+
+    def revise(n: int) -> None:
+        try:
+            for i in range(4):
+                services.incident_log.revise(identity, ref, EntryFields(what=f"{n}.{i}"), LABELS)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=revise, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    versions = [v.version for v in services.incident_log.history(identity, ref)]
+    assert versions == list(range(1, 26))
+
+
+def test_the_log_is_bounded_in_entries_versions_and_length(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import securedrop_lite.services.incidentlog as incidentlog
+
+    monkeypatch.setattr(incidentlog, "MAX_ENTRIES", 2)
+    monkeypatch.setattr(incidentlog, "MAX_VERSIONS", 3)
+    _, identity = new_source(services)
+    ref = services.incident_log.add(identity, ENTRY, LABELS)
+    services.incident_log.add(identity, ENTRY, LABELS)
+    with pytest.raises(EntryRefused, match="entries"):
+        services.incident_log.add(identity, ENTRY, LABELS)
+    services.incident_log.revise(identity, ref, ENTRY, LABELS)
+    services.incident_log.revise(identity, ref, ENTRY, LABELS)
+    with pytest.raises(EntryRefused, match="versions"):
+        services.incident_log.revise(identity, ref, ENTRY, LABELS)
+    with pytest.raises(EntryRefused, match="length"):
+        services.incident_log.add(identity, EntryFields(what="x" * 20_001), LABELS)
+    assert services.incident_log.count(identity) == 2
+
+
+def test_listing_and_downloading_open_only_the_versions_they_show(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from securedrop_lite.services.incidentlog import IncidentLogService
+
+    _, identity = new_source(services)
+    for _ in range(3):
+        ref = services.incident_log.add(identity, ENTRY, LABELS)
+        for _ in range(4):
+            services.incident_log.revise(identity, ref, ENTRY, LABELS)
+    opened: list[int] = []
+    real_open = IncidentLogService._open
+
+    def counting_open(keys: Any, row: LogEntry) -> Any:
+        opened.append(row.version)
+        return real_open(keys, row)
+
+    monkeypatch.setattr(IncidentLogService, "_open", staticmethod(counting_open))
+    summaries = services.incident_log.entries(identity)
+    assert [s.versions for s in summaries] == [5, 5, 5]
+    assert opened == [5, 5, 5]
+    opened.clear()
+    services.incident_log.document(identity, ref, 2, "A heading.")
+    assert opened == [2]
+    opened.clear()
+    services.incident_log.share(identity, [ref], "A heading.")
+    assert opened == [5]
+
+
+def test_web_processes_never_create_the_receipt_key(
+    source: Any, services: Services, config: Any
+) -> None:
+    config.receipt_key_path.unlink()
+    source.signup()
+    page = source.client.get("/log/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    response = source.client.post("/log/new", data={"csrf_token": token.group(1), "what": "x"})
+    assert response.status_code == 503
+    assert "nothing of it was kept" in response.get_data(as_text=True)
+    assert not config.receipt_key_path.exists()
+    with services.db.session() as s:
+        assert s.scalars(select(LogEntry)).all() == []
+
+
+def test_an_unreadable_receipt_key_is_a_clear_page_not_a_500(
+    source: Any, services: Services, config: Any
+) -> None:
+    config.receipt_key_path.chmod(0o640)  # refused: a private key readable by the group
+    source.signup()
+    page = source.client.get("/log/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    response = source.client.post("/log/new", data={"csrf_token": token.group(1), "what": "x"})
+    assert response.status_code == 503
+    with services.db.session() as s:
+        assert s.scalars(select(LogEntry)).all() == []
