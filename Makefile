@@ -19,7 +19,7 @@ TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver shellcheck systemd
 # recommendations (qemu, an NFS server, libguestfs) would add a gigabyte for nothing.
 VAGRANT_PACKAGES := vagrant vagrant-libvirt
 
-.PHONY: demo test lint bench system-deps venv clean
+.PHONY: demo test lint bench translations system-deps venv clean
 
 # $(call apt,PACKAGES[,APT OPTIONS]): install whichever of PACKAGES are missing.
 define apt
@@ -63,6 +63,17 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy securedrop_lite source_interface journalist_interface
+
+# Extract the source interface's messages (see babel.cfg), merge them into each language's
+# catalog, and compile the catalogs. New or changed messages come out untranslated or
+# fuzzy: translate them in the .po files, run this again, and commit the .po and .mo.
+TRANSLATIONS := source_interface/translations
+translations: venv
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
+	  --add-location=file --sort-by-file --project=securedrop-lite \
+	  --copyright-holder="securedrop-lite contributors" -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 bench: venv
 	$(BIN)/python -m bench.ingest

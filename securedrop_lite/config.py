@@ -73,7 +73,9 @@ class Config:
     upload_idle_seconds: int = 300
     # Starting values of the settings admins edit on /admin/settings.
     welcome_text: str = ""
-    response_promise: str = "The ombuds office aims to answer within 7 days."
+    # Empty: sources see the dates from acknowledge_days and respond_days, in their language;
+    # an admin's text here is shown as written, in one language.
+    response_promise: str = ""
     retention_days: int = 0  # 0: keep until deleted
     # The ombuds interface: idle sessions end; failed logins per account are throttled.
     ombuds_idle_timeout: timedelta = timedelta(minutes=30)

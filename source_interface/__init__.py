@@ -5,17 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, Response, g, render_template, request
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge, ServiceUnavailable
+from flask_babel import get_locale
 
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services, build_services
-from securedrop_lite.services.items import StorageFailed
-from securedrop_lite.services.replies import NoSuchReply
-from securedrop_lite.services.submissions import UploadTooLarge
-from securedrop_lite.web import errors
 from securedrop_lite.web.app import base_app, message_form_bytes
 from securedrop_lite.web.session import COOKIE_NAME
-from source_interface import i18n
+from source_interface import errors, i18n
 from source_interface.routes import make_blueprint
 
 # Routes that work while the submission key is unusable: they reveal nothing and accept no
@@ -45,19 +41,8 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
         services.onion.source_address,
     )
     i18n.install(app)
+    errors.install(app)
     message_bytes = message_form_bytes(config)
-    app.register_error_handler(UploadTooLarge, lambda _: errors.error_page(RequestEntityTooLarge()))
-    # Raised while the body is parsed (the upload streams into gpg) or by submit(): either
-    # way nothing of the submission was kept, and one handler says so.
-    app.register_error_handler(
-        StorageFailed,
-        lambda _: errors.error_page(
-            ServiceUnavailable(
-                "Your submission could not be stored, and nothing of it was kept. "
-                "Please try again later."
-            )
-        ),
-    )
 
     @app.before_request
     def load_settings() -> None:
@@ -89,10 +74,9 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
             "max_upload_mib": current.max_upload_bytes // (1024 * 1024),
             "max_message_chars": config.max_message_chars,
             "languages": i18n.LANGUAGES,
-            "current_language": i18n.chosen_language(),
+            # Flask-Babel's choice for this request, which outlives a session ended by it.
+            "current_language": str(get_locale()),
         }
 
     app.register_blueprint(make_blueprint(config, services))
-    not_found = NotFound("There is nothing here, or it was deleted.")
-    app.register_error_handler(NoSuchReply, lambda _: errors.error_page(not_found))
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
@@ -13,6 +15,15 @@ log = logging.getLogger("sdlite.web")
 # instead of a reset connection; beyond this the connection is simply closed.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 _DRAIN_CHUNK = 1024 * 1024
+
+# Returns the title and the description an error page shows. The source app words them in
+# the visitor's language; the ombuds app shows the exception's own English words.
+Describe = Callable[[HTTPException], tuple[str, str]]
+
+
+def own_words(error: HTTPException) -> tuple[str, str]:
+    """Return Werkzeug's name of the status and the exception's own description."""
+    return error.name, error.description or ""
 
 
 def _drain_request_body() -> None:
@@ -30,12 +41,13 @@ def _drain_request_body() -> None:
         return
 
 
-def error_page(error: HTTPException) -> Response:
+def error_page(error: HTTPException, describe: Describe = own_words) -> Response:
     code = error.code or 500
     if isinstance(error, RequestEntityTooLarge):
         _drain_request_body()
+    title, description = describe(error)
     response = Response(
-        render_template("error.html", code=code, title=error.name, description=error.description),
+        render_template("error.html", code=code, title=title, description=description),
         status=code,
     )
     if code in (408, 413):  # the rest of the body will not be read
@@ -43,12 +55,13 @@ def error_page(error: HTTPException) -> Response:
     return response
 
 
-def unexpected_error(error: Exception) -> Response:
+def unexpected_error(error: Exception, describe: Describe = own_words) -> Response:
     # Only the exception type goes to the log: its text might quote user input.
     log.error("unexpected error: %s", type(error).__name__)
-    return error_page(InternalServerError())
+    return error_page(InternalServerError(), describe)
 
 
-def install(app: Flask) -> None:
-    app.register_error_handler(HTTPException, error_page)
-    app.register_error_handler(Exception, unexpected_error)
+def install(app: Flask, describe: Describe = own_words) -> None:
+    """Render every error as error.html; calling it again replaces the wording."""
+    app.register_error_handler(HTTPException, partial(error_page, describe=describe))
+    app.register_error_handler(Exception, partial(unexpected_error, describe=describe))
