@@ -17,12 +17,15 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from securedrop_lite.airgap.decrypt import decrypt_file
@@ -160,6 +163,23 @@ def test_the_javascript_probe_notices_when_javascript_is_on(
     assert not noscript_content_is_rendered(driver)
 
 
+def _is_gone(element: WebElement) -> bool:
+    """Whether the page holding element was replaced by the next one.
+
+    chromedriver says so with a stale-element error, or, when it asks in the middle of the
+    navigation, with "Node with given id does not belong to the document".
+    """
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 @dataclass
 class Person:
     """Someone at the keyboard: opens pages, clicks, types; every page they see is checked."""
@@ -176,9 +196,7 @@ class Person:
         """Click, then wait for the next page, as nothing on these pages works in place."""
         old_page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(by, value).click()
-        WebDriverWait(self.driver, PAGE_TIMEOUT_SECONDS).until(
-            expected_conditions.staleness_of(old_page)
-        )
+        WebDriverWait(self.driver, PAGE_TIMEOUT_SECONDS).until(lambda _: _is_gone(old_page))
         self._look_at_page()
 
     def type_into(self, element_id: str, text: str) -> None:
