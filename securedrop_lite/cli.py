@@ -11,8 +11,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import segno
 
@@ -105,7 +108,7 @@ def _load(data_dir: Path) -> Config:
     return config
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, when_ready: Callable[[Any], None] | None = None) -> int:
     from securedrop_lite.serve import serve
 
     config = _load(args.data_dir)
@@ -122,7 +125,14 @@ def _serve(args: argparse.Namespace) -> int:
         factory = create_source_app
     bind = args.bind or (config.ombuds_listen if args.app == "journalist" else config.source_listen)
     check_loopback(bind)
-    serve(lambda: factory(config), bind, args.workers, args.threads, config.upload_idle_seconds)
+    serve(
+        lambda: factory(config),
+        bind,
+        args.workers,
+        args.threads,
+        config.upload_idle_seconds,
+        when_ready,
+    )
     return 0
 
 
@@ -204,8 +214,20 @@ def _demo(args: argparse.Namespace) -> int:
 
     data_dir = args.data_dir.resolve()
     # Until gunicorn installs its own handlers, a SIGTERM must still unwind the finally
-    # below, or the onion services would outlive the demo.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # below, or the onion services would outlive the demo. Python swallows an exception
+    # raised while a garbage-collection callback runs, so the handler also leaves a mark
+    # that is checked before gunicorn starts, and again once it handles signals itself.
+    terminated = threading.Event()
+
+    def on_sigterm(*_: object) -> None:
+        terminated.set()
+        sys.exit(0)
+
+    def stop_if_terminated(arbiter: Any) -> None:
+        if terminated.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)  # now gunicorn's handler: a clean stop
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     # The listen addresses are settings, so both servers and the onion targets agree.
     for flag, name in (
         (args.bind, "SDLITE_SOURCE_LISTEN"),
@@ -225,7 +247,9 @@ def _demo(args: argparse.Namespace) -> int:
              "--data-dir", str(data_dir), "--workers", "1"]
         )  # fmt: skip
         args.data_dir, args.app, args.bind = data_dir, "source", None
-        return _serve(args)
+        if terminated.is_set():
+            return 0
+        return _serve(args, stop_if_terminated)
     finally:
         if journalist is not None:
             journalist.terminate()

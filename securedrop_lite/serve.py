@@ -141,6 +141,13 @@ def serve(
     workers: int = 2,
     threads: int = 8,
     idle_seconds: float = 300,
+    when_ready: Callable[[Any], None] | None = None,
 ) -> None:
-    """Run gunicorn in the foreground; each worker builds its own app with factory()."""
-    _Server(factory, gunicorn_options(bind, workers, threads), idle_seconds).run()
+    """Run gunicorn in the foreground; each worker builds its own app with factory().
+
+    when_ready(arbiter) runs once gunicorn handles signals itself.
+    """
+    options = gunicorn_options(bind, workers, threads)
+    if when_ready is not None:
+        options["when_ready"] = when_ready
+    _Server(factory, options, idle_seconds).run()
