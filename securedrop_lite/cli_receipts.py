@@ -13,6 +13,7 @@ from securedrop_lite.receipts import (
     ReceiptInvalid,
     ReceiptKey,
     public_key_text,
+    valid_report,
     verify_document,
 )
 
@@ -37,12 +38,7 @@ def _verify(args: argparse.Namespace) -> int:
     except ReceiptInvalid as exc:
         print(f"INVALID: {exc}")
         return 1
-    receipt = verified.receipt
-    print(
-        f"valid: this entry (SHA-256 {receipt.sha256}) existed on {receipt.day.isoformat()}, "
-        f"signed by this instance's receipt key {key.fingerprint()}"
-    )
-    print("Only the text between the ENTRY lines is covered; the heading above it is not.")
+    print(valid_report(verified, f"this instance's receipt key {key.fingerprint()}"))
     return 0
 
 

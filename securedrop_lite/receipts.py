@@ -349,3 +349,13 @@ def _parse_document(data: bytes) -> tuple[str, Receipt]:
     )
     text = "\n".join(line[2:] if line.startswith("-") else line for line in lines[begin + 1 : end])
     return text, receipt
+
+
+def valid_report(verified: VerifiedDocument, signer: str) -> str:
+    """Return what both receipt commands print for a document that verified."""
+    receipt = verified.receipt
+    return (
+        f"valid: this entry (SHA-256 {receipt.sha256}) existed on {receipt.day.isoformat()}, "
+        f"signed by {signer}\n"
+        "Only the text between the ENTRY lines is covered; the heading above it is not."
+    )

@@ -48,6 +48,9 @@ def has_consented() -> bool:
     return session.get("consented") is True
 
 
-def needs_consent(submission_count: int) -> bool:
-    """Before a first submission, a source must have read and accepted the consent page."""
-    return submission_count == 0 and not has_consented()
+def needs_consent(has_submitted: Callable[[], bool]) -> bool:
+    """Before a first submission, a source must have read and accepted the consent page.
+
+    has_submitted is asked only when this session holds no consent: a database read.
+    """
+    return not has_consented() and not has_submitted()

@@ -171,7 +171,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
         if not refs:
             flash(gettext("Choose at least one entry to share."))
             return redirect(url_for("main.log_list"))
-        if needs_consent(services.sources.summary(identity).submission_count):
+        if needs_consent(lambda: services.sources.has_submitted(identity)):
             return redirect(url_for("main.consent", next="lookup"))
         try:
             count = log.share(identity, refs, document_heading())

@@ -80,7 +80,7 @@ def _lookup_page(services: Services, identity: SourceIdentity, **context: Any) -
         "lookup.html",
         summary=summary,
         reply_form=DeleteReplyForm(formdata=None),
-        needs_consent=needs_consent(summary.submission_count),
+        needs_consent=needs_consent(lambda: summary.submission_count > 0),
         consent_form=ConsentForm(formdata=None, next="lookup"),
         **context,
     )
@@ -165,7 +165,7 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
             raise ExtraFiles
         part = request.files.get("fh")
         upload = part.stream if part is not None and isinstance(part.stream, Upload) else None
-        if needs_consent(services.sources.summary(identity).submission_count):
+        if needs_consent(lambda: services.sources.has_submitted(identity)):
             if upload is not None:
                 upload.close()  # nothing is kept before the worker has read the consent page
             return redirect(url_for("main.consent", next="lookup"))

@@ -40,7 +40,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
         if request.method == "GET":
             return request_page(form)
         require_valid(form)
-        if needs_consent(services.sources.summary(identity).submission_count):
+        if needs_consent(lambda: services.sources.has_submitted(identity)):
             return redirect(url_for("main.consent", next="lookup"))
         wanted = ConversationRequest(
             channel=form.channel.data or "",

@@ -190,6 +190,31 @@ def source(client: Any) -> SourceActions:
     return SourceActions(client)
 
 
+def decrypt_with_airgap_tool(ciphertext: Path, out: Path, key: KeyPair) -> Path:
+    """Run `sdlite-airgap decrypt` on one item as the ombuds would; return the plaintext file."""
+    done = subprocess.run(
+        [str(VENV_BIN / "sdlite-airgap"), "decrypt", str(ciphertext), "--out", str(out),
+         "--gnupghome", str(key.airgap_home), "--no-passphrase"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (plain,) = [p for p in out.rglob("*") if p.is_file()]
+    return plain
+
+
+def make_submission_key_unusable(
+    services: Services, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make the key check fail, as for an expired key, and move past the monitor's cache."""
+    from securedrop_lite.crypto import KeyUnusableError
+
+    def expired(now: object) -> None:
+        raise KeyUnusableError("the submission key is expired, revoked or invalid")
+
+    monkeypatch.setattr(services.key, "check", expired)
+    clock.advance(timedelta(minutes=5))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

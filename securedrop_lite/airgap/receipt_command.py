@@ -12,6 +12,7 @@ from securedrop_lite.receipts import (
     ReceiptInvalid,
     key_fingerprint,
     parse_public_key,
+    valid_report,
     verify_document,
 )
 
@@ -82,10 +83,5 @@ def _verify(args: argparse.Namespace) -> int:
     except ReceiptInvalid as exc:
         print(f"INVALID: {exc}")
         return 1
-    receipt = verified.receipt
-    print(
-        f"valid: this entry (SHA-256 {receipt.sha256}) existed on {receipt.day.isoformat()}, "
-        f"signed by the given receipt key {key_fingerprint(key)}"
-    )
-    print("Only the text between the ENTRY lines is covered; the heading above it is not.")
+    print(valid_report(verified, f"the given receipt key {key_fingerprint(key)}"))
     return 0

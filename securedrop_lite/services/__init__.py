@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache, partial
 from pathlib import Path
 
 from securedrop_lite.adminlog import admin_logger
@@ -76,16 +77,10 @@ def _receipt_key_loader(path: Path) -> Callable[[], ReceiptKey]:
 
     `sdlite init` makes the key, and `sdlite serve` makes it for an older instance before
     any worker starts; a web process that made its own would sign with an unpublished key.
-    Reading it once also keeps the file's access time from dating a worker's writes.
+    Reading it once also keeps the file's access time from dating a worker's writes. A
+    failed read is not cached: the next write tries again.
     """
-    loaded: list[ReceiptKey] = []
-
-    def load() -> ReceiptKey:
-        if not loaded:
-            loaded.append(ReceiptKey.load(path))
-        return loaded[0]
-
-    return load
+    return cache(partial(ReceiptKey.load, path))
 
 
 def _incident_log(

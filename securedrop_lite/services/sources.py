@@ -144,6 +144,14 @@ class SourceService:
             raise LoginFailed
         return identity
 
+    def has_submitted(self, identity: SourceIdentity) -> bool:
+        """Whether the source has ever submitted (without opening any reply)."""
+        with self.db.session() as s:
+            source = find_source(s, identity.lookup_id)
+            if source is None:
+                raise UnknownSource
+            return source.first_submission_on is not None
+
     def summary(self, identity: SourceIdentity) -> SourceSummary:
         """Return what a logged-in source may see: their count of items and their replies."""
         keys = SourceKeyPair(identity.key_seed)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from securedrop_lite.config import MIB
 from securedrop_lite.services import Services
-from tests.conftest import FrozenClock, SourceActions, csrf_token
+from tests.conftest import FrozenClock, SourceActions, csrf_token, make_submission_key_unusable
 
 _ENTRY_LINK = re.compile(r'href="/log/([0-9a-f]{32})"')
 _REPLY_NUMBER = re.compile(r'name="number" value="(\d+)"')
@@ -131,13 +130,7 @@ def every_source_page(
     get("logged out", "/logout")
     client.get(f"/lang/{language}")
     get("tor2web", "/", headers={"X-tor2web": "1"})
-    from securedrop_lite.crypto import KeyUnusableError
-
-    def expired(now: object) -> None:
-        raise KeyUnusableError("expired")
-
-    monkeypatch.setattr(services.key, "check", expired)
-    clock.advance(timedelta(minutes=5))  # past the key monitor's cache
+    make_submission_key_unusable(services, clock, monkeypatch)
     get("offline", "/")
     return walk.seen
 

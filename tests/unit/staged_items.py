@@ -12,6 +12,7 @@ from sqlalchemy import select
 from securedrop_lite.models import Source, Submission
 from securedrop_lite.services import Services
 from securedrop_lite.services.sources import SourceIdentity
+from securedrop_lite.services.submissions import TextItem
 
 
 def new_source(services: Services, *messages: str) -> tuple[SourceIdentity, str]:
@@ -28,13 +29,10 @@ def new_source(services: Services, *messages: str) -> tuple[SourceIdentity, str]
 
 
 def store_text_item(services: Services, identity: SourceIdentity, kind: str, text: str) -> str:
-    """Encrypt text to the ombuds key, store it as the source's `kind` item; return its file name.
-
-    Until the source side offers these kinds, this goes through the two steps
-    SubmissionService.submit takes for a message (encrypt, then store), with another kind.
-    """
-    staged = services.submissions._encrypt_message(text)
-    services.submissions._store(identity, [(kind, staged)])
+    """Encrypt text to the ombuds key as the source's `kind` item; return its file name."""
+    services.submissions.submit_texts(
+        identity, [TextItem(kind, text.encode("utf-8"), "message.txt")]
+    )
     with services.db.session() as s:
         return s.scalars(
             select(Submission.file_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from securedrop_lite.services.incidentlog import (
     NoSuchEntry,
 )
 from securedrop_lite.services.sources import SourceIdentity
-from tests.conftest import VENV_BIN, FrozenClock, KeyPair
+from tests.conftest import FrozenClock, KeyPair, decrypt_with_airgap_tool
 
 LABELS = EntryLabels("When it happened", "Where", "Who was present", "What happened", "Witnesses")
 SECRET = "The first AD cornered me by the honey wagon, unit base, stage 9"
@@ -178,15 +177,7 @@ def test_a_shared_entry_becomes_a_submission_that_the_airgap_tool_decrypts(
         assert submission.source.first_submission_on == date(2026, 11, 22)
     ciphertext = config.store_dir / store_dir / submission.file_name
     assert SECRET.encode() not in ciphertext.read_bytes()
-    out = tmp_path / "plain"
-    result = subprocess.run(
-        [str(VENV_BIN / "sdlite-airgap"), "decrypt", str(ciphertext), "--out", str(out),
-         "--gnupghome", str(ombuds_key.airgap_home), "--no-passphrase"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    (plain,) = [p for p in out.rglob("*") if p.is_file()]
-    text = plain.read_bytes()
+    text = decrypt_with_airgap_tool(ciphertext, tmp_path / "plain", ombuds_key).read_bytes()
     assert SECRET.encode() in text
     key = ReceiptKey.load(config.receipt_key_path)
     assert verify_document(text, key.public_bytes).receipt.day == date(2026, 11, 22)

@@ -20,7 +20,7 @@ from securedrop_lite.services import Services, build_services
 from securedrop_lite.web.headers import SECURITY_HEADERS
 from securedrop_lite.web.session import COOKIE_NAME
 from source_interface import create_app
-from tests.conftest import FrozenClock, SourceActions, csrf_token
+from tests.conftest import FrozenClock, SourceActions, csrf_token, make_submission_key_unusable
 
 ROUTES = ["/", "/generate", "/login", "/lookup", "/logout", "/public-key", "/metadata",
           "/robots.txt", "/static/style.css", "/no-such-page", "/create", "/submit"]  # fmt: skip
@@ -349,13 +349,7 @@ def test_sources_get_an_offline_page_when_the_key_is_missing(
 def test_sources_get_an_offline_page_when_the_key_has_expired(
     services: Services, client: Any, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from securedrop_lite.crypto import KeyUnusableError
-
-    def expired(now: object) -> None:
-        raise KeyUnusableError("the submission key is expired, revoked or invalid")
-
-    monkeypatch.setattr(services.key, "check", expired)
-    clock.advance(timedelta(minutes=5))  # past the monitor's cache
+    make_submission_key_unusable(services, clock, monkeypatch)
     assert client.get("/generate").status_code == 503
 
 

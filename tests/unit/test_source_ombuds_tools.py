@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,12 @@ from securedrop_lite.models import LogEntry, Reply, Source, Submission, WebSessi
 from securedrop_lite.services import Services
 from tests.conftest import (
     QUICK_EXIT_URL,
-    VENV_BIN,
     FrozenClock,
     KeyPair,
     SourceActions,
     csrf_token,
+    decrypt_with_airgap_tool,
+    make_submission_key_unusable,
 )
 from tests.unit.source_pages import every_source_page
 
@@ -151,15 +151,7 @@ def test_a_conversation_request_is_sent_encrypted_and_the_airgap_tool_reads_it(
     disk = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
     assert CONTACT.encode() not in disk
     assert "you asked on 2026-11-22" in source.client.get("/lookup").get_data(as_text=True)
-    out = tmp_path / "plain"
-    done = subprocess.run(
-        [str(VENV_BIN / "sdlite-airgap"), "decrypt", str(path), "--out", str(out),
-         "--gnupghome", str(ombuds_key.airgap_home), "--no-passphrase"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    (plain,) = [p for p in out.rglob("*") if p.is_file()]
-    text = plain.read_text()
+    text = decrypt_with_airgap_tool(path, tmp_path / "plain", ombuds_key).read_text()
     assert "REQUEST FOR A CONVERSATION" in text
     assert "a video call" in text
     assert CONTACT in text
@@ -297,16 +289,25 @@ def test_a_shared_entry_date_is_only_a_day(source: SourceActions, services: Serv
 def test_information_pages_and_the_quick_exit_work_while_the_key_is_unusable(
     client: Any, services: Services, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from securedrop_lite.crypto import KeyUnusableError
-
-    def expired(now: object) -> None:
-        raise KeyUnusableError("expired")
-
-    monkeypatch.setattr(services.key, "check", expired)
-    clock.advance(timedelta(minutes=5))  # past the key monitor's cache
+    make_submission_key_unusable(services, clock, monkeypatch)
     assert client.get("/generate").status_code == 503
     for slug in ("about", "options", "referrals"):
         assert client.get(f"/info/{slug}").status_code == 200, slug
     assert client.get("/exit").status_code == 303
     assert client.get("/lang/es").status_code == 302
     assert client.post("/consent").status_code == 503  # accepts nothing
+
+
+def test_the_information_pages_are_linked_from_the_landing_page_and_the_replies(
+    source: SourceActions, services: Services
+) -> None:
+    landing = source.client.get("/").get_data(as_text=True)
+    for slug in ("about", "options", "referrals"):
+        assert f'href="/info/{slug}"' in landing, slug
+    source.signup()
+    source.submit(msg="hello")
+    services.replies.reply(services.inbox.page(1).rows[0].ref, "We read it.")
+    replies = source.client.get("/lookup").get_data(as_text=True)
+    links = replies[replies.index('id="reply-info"') :].split("</p>", 1)[0]
+    for slug in ("about", "options", "referrals"):
+        assert f'href="/info/{slug}"' in links, slug
