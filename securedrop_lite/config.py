@@ -80,6 +80,9 @@ class Config:
     # The ombuds interface: idle sessions end; failed logins per account are throttled.
     ombuds_idle_timeout: timedelta = timedelta(minutes=30)
     login_attempts_per_minute: int = 5
+    # The source interface: codename logins per browser session and minute. A codename of
+    # seven words cannot be guessed at any rate; this bounds what guessing costs the server.
+    codename_attempts_per_minute: int = 5
     # What the office aims for, counted in days from a source's first submission: a first
     # reply (acknowledgment) by the first, a response by the second. Sources see both dates;
     # the inbox highlights sources past the first.
@@ -104,6 +107,8 @@ class Config:
             raise ConfigError("upload_idle_seconds must be positive")
         if self.retention_days < 0 or self.login_attempts_per_minute <= 0:
             raise ConfigError("retention_days and login_attempts_per_minute cannot be negative")
+        if self.codename_attempts_per_minute <= 0:
+            raise ConfigError("codename_attempts_per_minute must be positive")
         for listen in (self.source_listen, self.ombuds_listen):
             check_loopback(listen)
         if not 1 <= self.acknowledge_days <= self.respond_days <= 3650:
@@ -215,6 +220,7 @@ _PARSERS: dict[str, Any] = {
     "retention_days": _int,
     "ombuds_idle_minutes": _int,
     "login_attempts_per_minute": _int,
+    "codename_attempts_per_minute": _int,
     "acknowledge_days": _int,
     "respond_days": _int,
     "conversation_request_days": _int,
@@ -326,6 +332,8 @@ def render_new_config(fingerprint: str, organization_name: str) -> str:
         "# beyond this many per account per minute are refused.\n"
         "ombuds_idle_minutes = 30\n"
         "login_attempts_per_minute = 5\n"
+        "# The source interface: codename logins per browser session per minute.\n"
+        "codename_attempts_per_minute = 5\n"
         "# Starting values; once an admin saves /admin/settings, the database holds them.\n"
         "retention_days = 0\n"
         "# Days from a source's first submission by which the office aims to acknowledge it\n"

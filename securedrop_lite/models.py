@@ -199,6 +199,21 @@ class LoginAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ThrottleCounter(Base):
+    """How many attempts one key (a hashed browser session) made in the current minute.
+
+    The key is a hash: nothing here names a source or a session the server could find
+    again. Rows of past minutes are deleted as new attempts arrive.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # The start of the one-minute window the count belongs to.
+    window: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    count: Mapped[int]
+
+
 class AuditEvent(Base):
     """One line of the audit log: what kind of event, and the day. Nothing else."""
 

@@ -32,6 +32,7 @@ from securedrop_lite.services.submissions import (
     Upload,
     UploadsDisabled,
 )
+from securedrop_lite.services.throttle import throttle_key
 from securedrop_lite.web.forms import require_valid
 from securedrop_lite.web.session import sealed_session
 from source_interface import i18n, info, log_views, talk_views
@@ -46,6 +47,9 @@ from source_interface.identity import (
 
 LOGIN_FAILED = lazy_gettext(
     "Sorry, that codename was not recognized. Please check it and try again."
+)
+LOGIN_THROTTLED = lazy_gettext(
+    "Too many attempts. Please wait a minute, then type your codename again."
 )
 REFUSALS = {
     EmptySubmission: lazy_gettext("Please write a message or choose a file to send."),
@@ -84,6 +88,11 @@ def _lookup_page(services: Services, identity: SourceIdentity, **context: Any) -
         consent_form=ConsentForm(formdata=None, next="lookup"),
         **context,
     )
+
+
+def _codename_throttle_key() -> bytes:
+    """This browser session's counter. The form's CSRF check means the session has a token."""
+    return throttle_key("codename-login", sealed_session().token or b"")
 
 
 def make_blueprint(config: Config, services: Services) -> Blueprint:
@@ -130,10 +139,18 @@ def make_blueprint(config: Config, services: Services) -> Blueprint:
         if request.method == "GET":
             return render_template("login.html", form=form)
         require_valid(form)
+        # Counted per browser session, before the codename is derived: a guess over the
+        # limit costs the server one small write, and other sources are not held up.
+        key = _codename_throttle_key()
+        admission = services.throttle.admit(key, config.codename_attempts_per_minute)
+        if not admission.admitted:
+            page = render_template("login.html", form=form, error=LOGIN_THROTTLED)
+            return page, 429, {"Retry-After": str(admission.retry_after_seconds)}
         try:
             identity = services.sources.login(form.codename.data)
         except LoginFailed:
             return render_template("login.html", form=form, error=LOGIN_FAILED), 401
+        services.throttle.forget(key)
         sealed_session().regenerate()
         session.pop("pending", None)
         session["source"] = encode(identity)

@@ -28,6 +28,7 @@ from securedrop_lite.services.replies import ReplyService
 from securedrop_lite.services.settings import InstanceSettings, SettingsService
 from securedrop_lite.services.sources import Deadlines, SourceService
 from securedrop_lite.services.submissions import Limits, SubmissionService
+from securedrop_lite.services.throttle import Throttle
 from securedrop_lite.services.users import UserService
 from securedrop_lite.sessions import SessionStore
 from securedrop_lite.store import Store
@@ -58,6 +59,7 @@ class Services:
     info_pages: InfoPageService
     incident_log: IncidentLogService
     conversations: ConversationService
+    throttle: Throttle
 
 
 def onion_settings(config: Config) -> OnionSettings:
@@ -148,4 +150,5 @@ def build_services(config: Config, clock: Callable[[], datetime] = utc_now) -> S
         info_pages=InfoPageService(db, clock),
         incident_log=_incident_log(config, db, submissions, clock),
         conversations=ConversationService(submissions.submit_texts),
+        throttle=Throttle(db, clock),
     )

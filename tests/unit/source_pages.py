@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -93,6 +94,10 @@ def every_source_page(
     get("consent", "/consent")
     get("login", "/login")
     post("login failed", "/login", {"codename": "not a codename at all"}, "/login")
+    for _ in range(services.config.codename_attempts_per_minute - 1):
+        source.login("not a codename at all")
+    post("login throttled", "/login", {"codename": "not a codename at all"}, "/login")
+    clock.advance(timedelta(minutes=1))  # the session may try again
     get("not found", "/no-such-page")
     get("method not allowed", "/submit")
     walk.keep("csrf refused", client.post("/login", data={"codename": "x"}))
