@@ -11,15 +11,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # a bubblewrap sandbox.
 # Tests: chromium drives the no-JavaScript browser tests; tor runs the private test
 # network (Debian's own tor service is masked first, so installing the package never
-# starts a tor on the public network); shellcheck, systemd-analyze (systemd) and
-# vagrant check the deployment files.
+# starts a tor on the public network); postgresql is the second database the suites run
+# on (the tests start their own server in a temporary folder); shellcheck,
+# systemd-analyze (systemd) and vagrant check the deployment files. Benchmarks: wrk
+# loads the landing page.
 RUNTIME_PACKAGES := bubblewrap gnupg mat2 python3-venv
-TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver shellcheck systemd tor
+TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium chromium-driver postgresql shellcheck systemd tor
+BENCH_PACKAGES := wrk
 # Only for `vagrant validate`, which needs a provider plugin but no hypervisor; their
 # recommendations (qemu, an NFS server, libguestfs) would add a gigabyte for nothing.
 VAGRANT_PACKAGES := vagrant vagrant-libvirt
 
-.PHONY: demo test lint bench translations system-deps venv clean
+.PHONY: demo test test-sqlite test-postgresql reliability lint bench translations system-deps venv clean
 
 # $(call apt,PACKAGES[,APT OPTIONS]): install whichever of PACKAGES are missing.
 define apt
@@ -40,6 +43,9 @@ $(STAMPS)/system-test: Makefile $(STAMPS)/system
 	@if [ -d /run/systemd/system ] && ! dpkg-query -W -f='$${Status}' tor 2>/dev/null | grep -q 'install ok installed'; then \
 	  $(SUDO) systemctl mask tor.service tor@default.service; \
 	fi
+	@if [ -d /run/systemd/system ] && ! dpkg-query -W -f='$${Status}' postgresql 2>/dev/null | grep -q 'install ok installed'; then \
+	  $(SUDO) systemctl mask postgresql.service postgresql@15-main.service; \
+	fi
 	$(call apt,$(TEST_PACKAGES))
 	$(call apt,$(VAGRANT_PACKAGES),--no-install-recommends)
 
@@ -56,12 +62,26 @@ venv: $(STAMPS)/venv
 demo: venv
 	$(BIN)/sdlite demo --data-dir $(DEMO_DIR)
 
-test: venv $(STAMPS)/system-test
+# The whole suite on SQLite, then the suites that touch the database again on PostgreSQL
+# (the onion and browser tests exercise Tor and Chromium, not the database, and run once).
+# The reliability tests run in both, at bounded sizes; `make reliability` runs them full size.
+test: test-sqlite test-postgresql
+
+test-sqlite: venv $(STAMPS)/system-test
 	$(BIN)/pytest
 
+test-postgresql: venv $(STAMPS)/system-test
+	SDLITE_TEST_DATABASE=postgresql $(BIN)/pytest tests/unit tests/functional tests/reliability
+
+reliability: venv $(STAMPS)/system-test
+	SDLITE_RELIABILITY=full $(BIN)/pytest tests/reliability
+	SDLITE_RELIABILITY=full SDLITE_TEST_DATABASE=postgresql $(BIN)/pytest tests/reliability
+
+# ruff (with the S rules) everywhere; bandit and mypy on the core.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -c pyproject.toml -q -r securedrop_lite source_interface journalist_interface
 	$(BIN)/mypy securedrop_lite source_interface journalist_interface
 
 # Extract the source interface's messages (see babel.cfg), merge them into each language's

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from securedrop_lite.filetimes import set_times_to_day
@@ -26,6 +26,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy should open: postgresql:// means psycopg 3, the driver we ship."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 class Database:
     """One engine and its session factory, built once per app.
 
@@ -36,7 +44,9 @@ class Database:
     def __init__(self, url: str, clock: Callable[[], datetime]) -> None:
         self.url = url
         self.clock = clock
-        self.engine: Engine = create_engine(url)
+        url = engine_url(url)
+        # A server database may restart under us; a file database cannot.
+        self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -62,7 +72,7 @@ def alembic_config(url: str) -> AlembicConfig:
     script_location = str(resources.files("securedrop_lite").joinpath("migrations"))
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", script_location)
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", engine_url(url).replace("%", "%%"))
     return cfg
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from securedrop_lite.config import Config, config_path, load_config
 from securedrop_lite.services import Services, build_services
 from securedrop_lite.services.users import NewCredentials
 from source_interface import create_app
+from tests.postgres import PostgresServer
 
 VENV_BIN = Path(sys.executable).parent
 # Loopback, a port nothing listens on: following the link goes nowhere.
@@ -65,19 +67,66 @@ def ombuds_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
     stop_agent(home)
 
 
+TEMPLATE_DATABASE = "sdlite_template"
+
+
 @pytest.fixture(scope="session")
-def instance_template(tmp_path_factory: pytest.TempPathFactory, ombuds_key: KeyPair) -> Path:
+def database_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer | None]:
+    """None for SQLite (the default); with SDLITE_TEST_DATABASE=postgresql, a real server."""
+    backend = os.environ.get("SDLITE_TEST_DATABASE", "sqlite")
+    if backend == "sqlite":
+        yield None
+        return
+    if backend != "postgresql":
+        raise RuntimeError(f"SDLITE_TEST_DATABASE must be sqlite or postgresql, not {backend}")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def instance_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    ombuds_key: KeyPair,
+    database_server: PostgresServer | None,
+) -> Path:
     directory = tmp_path_factory.mktemp("template") / "data"
-    initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
+    with pytest.MonkeyPatch.context() as env:
+        if database_server is not None:
+            env.setenv("SDLITE_DATABASE_URL", database_server.create_database(TEMPLATE_DATABASE))
+        initialize(directory, ombuds_key.public_key, "Test Ombuds Office")
     return directory
+
+
+_databases = itertools.count(1)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, instance_template: Path) -> Path:
-    """Copy one initialized instance per test: running `initialize` each time is slow."""
+def data_dir(
+    tmp_path: Path,
+    instance_template: Path,
+    database_server: PostgresServer | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """Copy one initialized instance per test: running `initialize` each time is slow.
+
+    On PostgreSQL the test's database is a copy of the migrated template, named in
+    SDLITE_DATABASE_URL for this process and every server or command it starts.
+    """
     directory = tmp_path / "data"
     shutil.copytree(instance_template, directory)
-    return directory
+    if database_server is None:
+        yield directory
+        return
+    name = f"test_{next(_databases)}"
+    monkeypatch.setenv(
+        "SDLITE_DATABASE_URL", database_server.create_database(name, TEMPLATE_DATABASE)
+    )
+    yield directory
+    database_server.drop_database(name)
 
 
 @pytest.fixture

@@ -32,15 +32,17 @@ class KeyMonitor:
     def status(self) -> KeyInfo | KeyUnusableError:
         now = self.clock()
         with self._lock:
-            if self._checked_at is None or now - self._checked_at >= RECHECK_AFTER:
-                previous, self._checked_at = self._result, now
+            result, checked_at = self._result, self._checked_at
+            if result is None or checked_at is None or now - checked_at >= RECHECK_AFTER:
+                fresh: KeyInfo | KeyUnusableError
                 try:
-                    self._result = self.key.check(now)
+                    fresh = self.key.check(now)
                 except KeyUnusableError as exc:
-                    self._result = exc
-                self._log_change(previous, self._result)
-            assert self._result is not None  # noqa: S101 - set just above
-            return self._result
+                    fresh = exc
+                self._log_change(result, fresh)
+                self._result, self._checked_at = fresh, now
+                result = fresh
+            return result
 
     def usable(self) -> KeyInfo | None:
         result = self.status()

@@ -56,8 +56,8 @@ class SealedSessionInterface(SessionInterface):
             self.cookie_name, encode_token(token), httponly=True, samesite="Strict", path="/"
         )
 
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        assert isinstance(session, SealedSession)  # noqa: S101 - open_session makes only these
+    def save_session(self, app: Flask, current: SessionMixin, response: Response) -> None:
+        session = _sealed(current)
         if session.ended or (not session and session.token is not None and session.modified):
             if session.token is not None:
                 self.store.end(session.token)
@@ -75,7 +75,12 @@ class SealedSessionInterface(SessionInterface):
         self._set_cookie(response, session.token)
 
 
+def _sealed(current: object) -> SealedSession:
+    if not isinstance(current, SealedSession):  # the apps install only SealedSessionInterface
+        raise TypeError(f"expected a SealedSession, not {type(current).__name__}")
+    return current
+
+
 def sealed_session() -> SealedSession:
     """Return the current session as a SealedSession (the apps install only this interface)."""
-    assert isinstance(session, SealedSession)  # noqa: S101 - true by construction
-    return session
+    return _sealed(session)
