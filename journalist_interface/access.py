@@ -98,7 +98,9 @@ def install(app: Flask, config: Config, services: Services) -> None:
 
     @app.context_processor
     def account_context() -> dict[str, object]:
-        return {"account": g.get("account"), "action_form": ActionForm()}
+        # Rendering only (logout, and the like): never bind the request body, which an
+        # error page for an oversized body must not read again.
+        return {"account": g.get("account"), "action_form": ActionForm(formdata=None)}
 
     app.register_blueprint(make_account_blueprint(services))
 

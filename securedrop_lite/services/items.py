@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from securedrop_lite.codename import designation_slug
@@ -79,6 +80,7 @@ def all_or_nothing(store: Store, staged: list[tuple[str, StagedFile]]) -> Iterat
             item.discard()
         for store_dir, file_name in commit.committed:
             store.delete_item(store_dir, file_name)
-        if isinstance(exc, (StoreError, OSError)):
+        # A full disk shows as any of these: the store's, the OS's, or the database's.
+        if isinstance(exc, (StoreError, OSError, OperationalError)):
             raise StorageFailed(str(exc)) from exc
         raise

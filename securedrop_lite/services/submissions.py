@@ -57,7 +57,11 @@ class Upload:
         if self.size > self.max_bytes:
             self.close()
             raise UploadTooLarge
-        written = self._stream.write(data)
+        try:
+            written = self._stream.write(data)
+        except (CryptoError, OSError) as exc:  # gpg died, most often of a full disk
+            self.close()
+            raise StorageFailed(str(exc)) from exc
         if self.size // WRITEBACK_EVERY != (self.size - len(data)) // WRITEBACK_EVERY:
             self._staged.start_writeback()
         return written

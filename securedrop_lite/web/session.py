@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Request, Response, session
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
+from werkzeug.exceptions import ServiceUnavailable
 
 from securedrop_lite.sessions import SessionStore, decode_token, encode_token
 
 COOKIE_NAME = "sdl"
+log = logging.getLogger("sdlite.web")
 
 
 class SealedSession(CallbackDict[str, Any], SessionMixin):
@@ -58,6 +62,16 @@ class SealedSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, current: SessionMixin, response: Response) -> None:
         session = _sealed(current)
+        try:
+            self._save(session, response)
+        except (SQLAlchemyError, OSError) as exc:
+            # A full disk or a database that refuses writes: the page already made would
+            # rely on a session that was not kept. Say so with the app's own 503 page,
+            # instead of a 500 and a traceback from Flask's finalizing.
+            log.error("session not saved: %s", type(exc).__name__)
+            _become_unavailable(app, response)
+
+    def _save(self, session: SealedSession, response: Response) -> None:
         if session.ended or (not session and session.token is not None and session.modified):
             if session.token is not None:
                 self.store.end(session.token)
@@ -73,6 +87,18 @@ class SealedSessionInterface(SessionInterface):
             session.token = self.store.new_token()
         self.store.save(session.token, dict(session))
         self._set_cookie(response, session.token)
+
+
+def _become_unavailable(app: Flask, response: Response) -> None:
+    """Turn response, in place, into the app's 503 page; keep its security headers."""
+    page = app.make_response(app.handle_http_exception(ServiceUnavailable()))
+    response.status_code = page.status_code
+    response.content_type = page.content_type
+    response.set_data(page.get_data())
+    response.direct_passthrough = False
+    for header in ("Location", "Set-Cookie", "Content-Disposition"):
+        response.headers.pop(header, None)
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _sealed(current: object) -> SealedSession:
