@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services, build_services
+from securedrop_lite.services.settings import RecentSettings
 from securedrop_lite.web.app import base_app, message_form_bytes
 from securedrop_lite.web.session import COOKIE_NAME
 from source_interface import errors, i18n
@@ -17,6 +18,8 @@ from source_interface.routes import make_blueprint
 # Routes that work while the submission key is unusable: they reveal nothing and accept no
 # content. The information pages (crisis lines among the referrals) matter most when nothing
 # else works; so do the quick exit and the language choice.
+# How long an admin's change to the settings may take to reach a source interface worker.
+SETTINGS_MAX_AGE_SECONDS = 2.0
 _ALWAYS_AVAILABLE = {
     "static",
     "main.robots",
@@ -44,10 +47,12 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     errors.install(app)
     message_bytes = message_form_bytes(config)
 
+    recent_settings = RecentSettings(services.settings, SETTINGS_MAX_AGE_SECONDS)
+
     @app.before_request
     def load_settings() -> None:
-        # Admins change these in the ombuds interface; every worker reads them per request.
-        g.settings = current = services.settings.current()
+        # Admins change these in the ombuds interface; a worker sees a change within seconds.
+        g.settings = current = recent_settings.current()
         uploads = current.max_upload_bytes if current.allow_uploads else 0
         request.max_content_length = uploads + message_bytes
 

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from securedrop_lite import __version__
 from securedrop_lite.config import Config
 from securedrop_lite.services import Services
+from securedrop_lite.services.settings import InstanceSettings
 from securedrop_lite.services.sources import LoginFailed, SourceIdentity
 from securedrop_lite.services.submissions import (
     EmptySubmission,
@@ -45,6 +46,7 @@ from source_interface.identity import (
     require_source,
 )
 
+_LANDING_PAGES_KEPT = 16
 LOGIN_FAILED = lazy_gettext(
     "Sorry, that codename was not recognized. Please check it and try again."
 )
@@ -98,9 +100,21 @@ def _codename_throttle_key() -> bytes:
 def make_blueprint(config: Config, services: Services) -> Blueprint:
     bp = Blueprint("main", __name__)
 
+    landing_pages: dict[tuple[str, InstanceSettings], str] = {}
+
     @bp.get("/")
     def index() -> str:
-        return render_template("index.html")
+        # The landing page is the same for every visitor in a language, under the same
+        # settings, unless the session holds a message to show: render it once.
+        if session.get("_flashes"):
+            return render_template("index.html")
+        key = (str(get_locale()), g.settings)
+        page = landing_pages.get(key)
+        if page is None:
+            if len(landing_pages) >= _LANDING_PAGES_KEPT:
+                landing_pages.clear()  # old settings' pages
+            page = landing_pages[key] = render_template("index.html")
+        return page
 
     @bp.route("/consent", methods=["GET", "POST"])
     def consent() -> Any:

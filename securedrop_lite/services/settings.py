@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 from securedrop_lite.config import MIB
@@ -52,6 +55,7 @@ class SettingsService:
     def __init__(self, db: Database, defaults: InstanceSettings) -> None:
         self.db = db
         self.defaults = defaults
+        self.generation = 0  # counts this process's updates, so its caches see them at once
 
     def current(self) -> InstanceSettings:
         with self.db.session() as s:
@@ -65,6 +69,42 @@ class SettingsService:
             row = s.get(InstanceSettingsRow, _ROW_ID)
             if row is None:
                 s.add(InstanceSettingsRow(id=_ROW_ID, **asdict(settings)))
-                return
-            for name, value in asdict(settings).items():
-                setattr(row, name, value)
+            else:
+                for name, value in asdict(settings).items():
+                    setattr(row, name, value)
+        self.generation += 1  # after the commit: a cache refilled now reads the new row
+
+
+class RecentSettings:
+    """The settings as read at most `max_age` seconds ago, for a page served on every request.
+
+    The source interface reads the settings before every request; one read costs more
+    than the rest of a small page. An admin's change (made in the ombuds interface, in
+    another process) reaches the source interface within `max_age`; a change made in
+    this process, at once.
+    """
+
+    def __init__(
+        self,
+        settings: SettingsService,
+        max_age: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.max_age = max_age
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._value: InstanceSettings | None = None
+        self._read_at = 0.0
+        self._generation = -1
+
+    def current(self) -> InstanceSettings:
+        now = self.monotonic()
+        with self._lock:
+            value = self._value
+            fresh = now - self._read_at < self.max_age
+            if value is None or not fresh or self._generation != self.settings.generation:
+                self._generation = self.settings.generation
+                value = self._value = self.settings.current()
+                self._read_at = now
+            return value

@@ -166,13 +166,13 @@ def _error_pages(walk: _Walk, services: Services, monkeypatch: pytest.MonkeyPatc
             content_type="multipart/form-data; boundary=xyz",
         ),
     )
-    with monkeypatch.context() as patch:
-        small = replace(services.settings.current(), max_upload_bytes=MIB)
-        patch.setattr(services.settings, "current", lambda: small)
-        token = csrf_token(client.get("/lookup").get_data(as_text=True))
-        for name, size in (("file over the limit", MIB + 1), ("body over the limit", 2 * MIB)):
-            body = _multipart({"csrf_token": token, "msg": ""}, ("big.bin", b"\0" * size))
-            walk.keep(name, client.post("/submit", data=body, content_type=_MULTIPART))
+    saved = services.settings.current()
+    services.settings.update(replace(saved, max_upload_bytes=MIB))
+    token = csrf_token(client.get("/lookup").get_data(as_text=True))
+    for name, size in (("file over the limit", MIB + 1), ("body over the limit", 2 * MIB)):
+        body = _multipart({"csrf_token": token, "msg": ""}, ("big.bin", b"\0" * size))
+        walk.keep(name, client.post("/submit", data=body, content_type=_MULTIPART))
+    services.settings.update(saved)
 
     def broken(*args: object, **kwargs: object) -> None:
         raise EncryptionError("gpg: disk full")

@@ -319,7 +319,7 @@ def test_a_body_over_the_limit_is_refused_in_spanish(
 ) -> None:
     client = _spanish_client(source)
     small = replace(services.settings.current(), max_upload_bytes=MIB, allow_uploads=False)
-    monkeypatch.setattr(services.settings, "current", lambda: small)
+    services.settings.update(small)
     response = client.post(
         "/submit", data=b"x" * (2 * MIB), content_type="multipart/form-data; boundary=x"
     )
