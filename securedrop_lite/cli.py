@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from securedrop_lite.crypto.gpg import ensure_home
 from securedrop_lite.onion import OnionKeyError, TorError, ensure_keys
 from securedrop_lite.process import make_undumpable
 from securedrop_lite.receipts import ReceiptKey, ReceiptKeyError
+from securedrop_lite.services import Services
 from securedrop_lite.services.users import AccountError
 from securedrop_lite.store import Store
 
@@ -136,11 +138,26 @@ def _serve(args: argparse.Namespace, when_ready: Callable[[Any], None] | None = 
     return 0
 
 
-def _user(args: argparse.Namespace) -> int:
+@contextmanager
+def _services(data_dir: Path) -> Iterator[Services]:
+    """The services of the instance in data_dir, for one command; its connections close after."""
     from securedrop_lite.services import build_services
+
+    services = build_services(_load(data_dir))
+    try:
+        yield services
+    finally:
+        services.db.dispose()
+
+
+def _user(args: argparse.Namespace) -> int:
+    with _services(args.data_dir) as services:
+        return _user_command(services, args)
+
+
+def _user_command(services: Services, args: argparse.Namespace) -> int:
     from securedrop_lite.services.audit import Event
 
-    services = build_services(_load(args.data_dir))
     ensure_keys(services.onion.settings)  # instances made before onion keys existed
     if args.user_command == "list":
         for account in services.users.list():
@@ -174,18 +191,20 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def _onion(args: argparse.Namespace) -> int:
-    from securedrop_lite.services import build_services
-
-    return cli_onion.run_onion(build_services(_load(args.data_dir)), args)
+    with _services(args.data_dir) as services:
+        return cli_onion.run_onion(services, args)
 
 
 def _purge(args: argparse.Namespace) -> int:
+    with _services(args.data_dir) as services:
+        return _purge_command(services, args)
+
+
+def _purge_command(services: Services, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from securedrop_lite.services import build_services
     from securedrop_lite.services.audit import Event
 
-    services = build_services(_load(args.data_dir))
     days = args.older_than
     if days is None:
         days = services.settings.current().retention_days or None

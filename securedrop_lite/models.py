@@ -30,6 +30,11 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest value of an Integer column on every database we run on (PostgreSQL's int4):
+# numbers from requests are checked against it before they reach a query.
+MAX_NUMBER = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -10,6 +10,8 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional
 
+from securedrop_lite.models import MAX_NUMBER
+
 
 class CreateForm(FlaskForm):
     """Confirms the codename shown on /generate; it carries nothing but the CSRF token."""
@@ -26,7 +28,7 @@ class ConfirmForm(FlaskForm):
 
 
 class DeleteReplyForm(FlaskForm):
-    number = IntegerField("Reply", validators=[InputRequired(), NumberRange(1, 2**31 - 1)])
+    number = IntegerField("Reply", validators=[InputRequired(), NumberRange(1, MAX_NUMBER)])
 
 
 class LoginForm(FlaskForm):

@@ -10,6 +10,7 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from securedrop_lite.config import Config
+from securedrop_lite.models import MAX_NUMBER
 from securedrop_lite.receipts import ReceiptKeyError
 from securedrop_lite.services import Services
 from securedrop_lite.services.incidentlog import (
@@ -150,7 +151,7 @@ def register(bp: Blueprint, config: Config, services: Services) -> None:
         flash(gettext("The entry and all its versions were deleted."))
         return redirect(url_for("main.log_list"))
 
-    @bp.get("/log/<ref>/<int:version>/receipt")
+    @bp.get(f"/log/<ref>/<int(max={MAX_NUMBER}):version>/receipt")
     @require_source
     def log_download(identity: SourceIdentity, ref: str, version: int) -> Response:
         try:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from securedrop_lite.crypto import CryptoError, SubmissionKey, seal_to_source
 from securedrop_lite.db import Database
-from securedrop_lite.models import Reply, Source
+from securedrop_lite.models import MAX_NUMBER, Reply, Source
 from securedrop_lite.services.deletion import DeletionService
 from securedrop_lite.services.inbox import NoSuchSource
 from securedrop_lite.services.items import StorageFailed, all_or_nothing
@@ -93,6 +93,8 @@ class ReplyService:
 
     def delete_for_source(self, identity: SourceIdentity, number: int) -> None:
         """Delete one of the logged-in source's own replies; another's is NoSuchReply."""
+        if not 1 <= number <= MAX_NUMBER:  # beyond the column's range (on PostgreSQL, an error)
+            raise NoSuchReply
         with self.db.session() as s:
             source = find_source(s, identity.lookup_id)
             if source is None:

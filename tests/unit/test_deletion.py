@@ -342,6 +342,7 @@ def test_sdlite_purge_refuses_fewer_than_one_day(
 # --- the database -----------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_secure_delete_is_on(services: Services) -> None:
     with services.db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
