@@ -95,10 +95,18 @@ translations: venv
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
-bench: venv
+$(STAMPS)/system-bench: Makefile $(STAMPS)/system-test
+	$(call apt,$(BENCH_PACKAGES))
+
+# Each benchmark writes bench/out/<name>.json; the last step gathers them in bench/RESULTS.md.
+# The Tor benchmark starts the private test network (tests/e2e/tornet.py), on 127.0.0.1 only.
+bench: venv $(STAMPS)/system-bench
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.ombuds
+	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.tor
 	$(BIN)/python -m bench.airgap
+	$(BIN)/python -m bench.results_md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

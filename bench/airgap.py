@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.common import MIB, OUT_DIR, kill_agents, make_instance
 from bench.report import document_head, print_header, write_document
+from bench.results_md import command_of, figure
 from securedrop_lite.crypto import SubmissionKey
 
 VENV_BIN = Path(sys.executable).parent
@@ -129,6 +130,16 @@ def main() -> None:
     document = document_head("airgap")
     document["decrypt"] = _row("decrypt", tool, bare, "gpg --decrypt per item + fsync")
     document["export"] = _row("export", export_tool, export_bare, "mat2 --inplace, unsandboxed")
+    command = command_of("bench.airgap")
+    decrypted = f"{args.files} items, {args.total_mib} MiB zip"
+    document["figures"] = [
+        figure(f"sdlite-airgap decrypt ({decrypted})", "s", tool, better="lower",
+               command=command, baseline="gpg --decrypt of each item unzipped, + fsync",
+               baseline_values=bare),
+        figure("sdlite-airgap export (one 1600x1200 JPEG)", "s", export_tool, better="lower",
+               command=command, baseline="mat2 --inplace on a copy, unsandboxed",
+               baseline_values=export_bare),
+    ]  # fmt: skip
     throughput = args.total_mib / document["decrypt"]["tool_s"]
     print(f"\ndecrypt throughput: {throughput:.0f} MiB/s")
     write_document(OUT_DIR / "airgap.json", document)

@@ -12,6 +12,7 @@ from bench.common import RSS_TARGET_MIB
 from bench.ingest.results import RATIO_TARGET, SizeResult
 from bench.ingest.upload import CHUNK
 from bench.report import document_head, print_header, warn_if_busy, write_document, yes_no
+from bench.results_md import command_of, figure
 
 
 def print_times(summaries: list[dict[str, Any]]) -> None:
@@ -131,6 +132,26 @@ def gpg_version() -> str:
     return done.stdout.decode(errors="replace").splitlines()[0] if done.stdout else "?"
 
 
+def figures(results: list[SizeResult]) -> list[dict[str, Any]]:
+    """Return the figures of bench/RESULTS.md: time against gpg, and RSS growth, per size."""
+    command = command_of("bench.ingest")
+    found = []
+    for r in results:
+        found.append(
+            figure(f"ingest of {r.size_mib} MiB over HTTP", "s",
+                   [run.ingest_seconds for run in r.runs], better="lower", command=command,
+                   baseline="gpg --encrypt --compress-algo none, same file and key",
+                   baseline_values=[run.gpg_seconds for run in r.runs],
+                   ratio_target=RATIO_TARGET)
+        )  # fmt: skip
+        found.append(
+            figure(f"worker RSS growth, {r.size_mib} MiB upload", "MiB",
+                   [run.growth_mib for run in r.runs], better="lower", command=command,
+                   limit=RSS_TARGET_MIB, limit_on="worst")
+        )  # fmt: skip
+    return found
+
+
 def write_json(results: list[SizeResult], path: Path, args: argparse.Namespace) -> None:
     document = {
         **document_head("ingest", gpg=gpg_version()),
@@ -141,6 +162,7 @@ def write_json(results: list[SizeResult], path: Path, args: argparse.Namespace) 
             "ratio_target": RATIO_TARGET,
             "growth_target_mib": RSS_TARGET_MIB,
         },
+        "figures": figures(results),
         "sizes": [
             {
                 "summary": r.summary(),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from bench.common import RSS_TARGET_MIB
+from bench.common import MIB, RSS_TARGET_MIB
 from bench.ombuds.data import Dataset
 from bench.ombuds.pages import Page
 from bench.ombuds.plan import (
@@ -19,6 +20,7 @@ from bench.ombuds.plan import (
 )
 from bench.ombuds.results import METHODS, DownloadResult
 from bench.report import document_head, print_header, warn_if_busy, write_document, yes_no
+from bench.results_md import command_of, figure
 
 
 def print_pages(pages: list[Page], dataset: Dataset, others_share: float) -> None:
@@ -116,6 +118,35 @@ def print_download(result: DownloadResult) -> None:
     )
 
 
+def figures(pages: list[Page], download: DownloadResult) -> list[dict[str, Any]]:
+    """Return the figures of bench/RESULTS.md: the pages, the zip's throughput, RSS growth."""
+    command = command_of("bench.ombuds")
+    account = "account page (the same login check, session and layout)"
+    found = [
+        figure(page.name, "ms", page.render_ms, better="lower", command=command,
+               baseline=account, baseline_values=pages[0].render_ms, limit=page.target_ms)
+        for page in pages[1:]
+    ]  # fmt: skip
+    payload_mib = download.payload_bytes / MIB
+    zip_name = f"zip download of {payload_mib:.0f} MiB over HTTP"
+    zip_mib_s = [payload_mib / run.zip_seconds for run in download.runs]
+    # (name, baseline method, target): the issue's target is against cat | reader.
+    for name, method, target in ((zip_name, "pipe", ZIP_RATIO_TARGET),
+                                 (f"{zip_name}, against /dev/null", "null", None)):  # fmt: skip
+        baseline_mib_s = [payload_mib / getattr(run, f"{method}_seconds") for run in download.runs]
+        found.append(
+            figure(name, "MiB/s", zip_mib_s, better="higher", command=command,
+                   baseline=f"{METHODS[method]}, same page-cached files",
+                   baseline_values=baseline_mib_s, ratio_target=target)
+        )  # fmt: skip
+    found.append(
+        figure("worker RSS growth during the download", "MiB",
+               [run.growth_mib for run in download.runs], better="lower", command=command,
+               limit=RSS_TARGET_MIB, limit_on="worst")
+    )  # fmt: skip
+    return found
+
+
 def write_json(
     path: Path, plan: Plan, dataset: Dataset, pages: list[Page], others_share: float,
     download: DownloadResult,
@@ -131,6 +162,7 @@ def write_json(
             "zip_ratio_target": ZIP_RATIO_TARGET,
             "growth_target_mib": RSS_TARGET_MIB,
         },
+        "figures": figures(pages, download),
         "dataset": {
             "sources": dataset.sources,
             "submissions": dataset.submissions,
