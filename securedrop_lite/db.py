@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -48,6 +49,9 @@ class Database:
         # A server database may restart under us; a file database cannot.
         self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A Database dropped without dispose() (a short-lived app in a test, say) still
+        # closes its pooled connections, instead of leaving them to the server's timeout.
+        weakref.finalize(self, self.engine.dispose)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self._sessions, "after_commit", self._normalize_file_times)
