@@ -231,6 +231,7 @@ def make_admin_blueprint(services: Services) -> Blueprint:
 
     @bp.errorhandler(AccountError)
     def account_error(exc: AccountError) -> Any:
-        return users_page(form=NewUserForm(), error=str(exc)), 400
+        # Not bound to the request: its body may be the reason for the error.
+        return users_page(form=NewUserForm(formdata=None), error=str(exc)), 400
 
     return bp

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, Request, request
+from werkzeug.exceptions import BadHost
+from werkzeug.routing import MapAdapter
 
 from securedrop_lite.config import Config
 from securedrop_lite.sessions import SessionStore
 from securedrop_lite.web import errors, headers, hosts
-from securedrop_lite.web.request import READ_CHUNK_BYTES, SecureRequest
+from securedrop_lite.web.request import READ_CHUNK_BYTES, MalformedForm, SecureRequest
 from securedrop_lite.web.session import SealedSessionInterface
 
 # Room in a request body for the multipart framing and the other fields.
@@ -21,6 +23,24 @@ def message_form_bytes(config: Config) -> int:
     return 4 * config.max_message_chars + _FORM_OVERHEAD_BYTES
 
 
+class _App(Flask):
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Bind a Host that Werkzeug cannot parse to loopback, so that its 400 page renders.
+
+        Werkzeug refuses such a Host (a label over 63 characters, an empty label) while
+        binding the URL map; without an adapter, an error page cannot build its links.
+        The Host allowlist then refuses the request like any foreign host.
+        """
+        try:
+            return super().create_url_adapter(request)
+        except BadHost:
+            if request is None:
+                raise
+            return self.url_map.bind(
+                "localhost", script_name=request.root_path or "/", url_scheme=request.scheme
+            )
+
+
 def base_app(
     import_name: str,
     config: Config,
@@ -30,7 +50,7 @@ def base_app(
     onion_address: str | None,
 ) -> Flask:
     """Return a Flask app with the settings, session interface and handlers both apps need."""
-    app = Flask(import_name)
+    app = _App(import_name)
     app.request_class = SecureRequest
     app.config.update(
         SECRET_KEY=config.secret_key,
@@ -44,4 +64,10 @@ def base_app(
     hosts.install(app, [onion_address])
     headers.install(app)
     errors.install(app)
+
+    @app.before_request
+    def refuse_nul() -> None:
+        if isinstance(request, SecureRequest) and request.has_nul:
+            raise MalformedForm
+
     return app

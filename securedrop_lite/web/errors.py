@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from flask import Flask, Response, render_template, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 log = logging.getLogger("sdlite.web")
@@ -37,7 +38,7 @@ def _drain_request_body() -> None:
             if not chunk:
                 break
             remaining -= len(chunk)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ParseException, NoMoreData):  # gunicorn's: bad chunking
         return
 
 

@@ -6,10 +6,17 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from flask import Request
+from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from securedrop_lite.spool import EncryptedSpool
+
+
+def _any_nul(texts: list[str], fields: MultiDict[str, str]) -> bool:
+    values = [*texts, *(value for _, values in fields.lists() for value in values)]
+    return any("\x00" in value for value in values)
 
 
 class MalformedForm(BadRequest):
@@ -92,7 +99,7 @@ class SecureRequest(Request):
     def _load_form_data(self) -> None:
         try:
             super()._load_form_data()
-        except ValueError as exc:
+        except (ValueError, ParseException, NoMoreData) as exc:  # gunicorn's: bad chunking
             raise MalformedForm from exc
         except TimeoutError as exc:  # the idle timeout of securedrop_lite.serve
             raise UploadStalled from exc
@@ -101,6 +108,14 @@ class SecureRequest(Request):
             if isinstance(exc.__context__, TimeoutError):
                 raise UploadStalled from exc
             raise
+        # No text the apps store or look up may hold a NUL (PostgreSQL refuses it outright).
+        if _any_nul([], self.form):
+            raise MalformedForm
+
+    @property
+    def has_nul(self) -> bool:
+        """Whether the path or the query holds a NUL character (form fields: see below)."""
+        return _any_nul([self.path], self.args)
 
     def close(self) -> None:
         """Close every stream this request opened, even when parsing stopped half-way."""
