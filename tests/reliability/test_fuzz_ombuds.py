@@ -27,20 +27,22 @@ from tests.conftest import (
     SourceActions,
     csrf_token,
 )
-from tests.reliability.fuzzing import (
-    CSRF_MARK,
-    TRACEBACK_MARKERS,
-    FuzzRequest,
+from tests.reliability.fuzz_checks import (
     StoredData,
     Target,
     changed,
     endpoint_of,
     failures_of,
     fuzz_once,
-    fuzz_requests,
     nul_requests,
     odd_header_requests,
     oversized_requests,
+)
+from tests.reliability.fuzzing import (
+    CSRF_MARK,
+    TRACEBACK_MARKERS,
+    FuzzRequest,
+    fuzz_requests,
     routes_of,
 )
 

@@ -19,19 +19,21 @@ from securedrop_lite.sessions import encode_token
 from securedrop_lite.web.app import message_form_bytes
 from source_interface.identity import encode
 from tests.conftest import QUICK_EXIT_URL, SourceActions, csrf_token
-from tests.reliability.fuzzing import (
-    CSRF_MARK,
-    FuzzRequest,
+from tests.reliability.fuzz_checks import (
     StoredData,
     Target,
     changed,
     endpoint_of,
     failures_of,
     fuzz_once,
-    fuzz_requests,
     nul_requests,
     odd_header_requests,
     oversized_requests,
+)
+from tests.reliability.fuzzing import (
+    CSRF_MARK,
+    FuzzRequest,
+    fuzz_requests,
     routes_of,
 )
 
