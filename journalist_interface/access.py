@@ -55,7 +55,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def qr_svg(uri: str) -> Markup:
     """Return the otpauth URI as an inline SVG QR code: no image request, no script."""
     svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
-    return Markup(svg)  # noqa: S704  # nosec B704 - segno's markup, from a URI we made
+    return Markup(svg)  # noqa: S704  # nosec B704 # segno's markup, from a URI we made
 
 
 def _account_in_session(services: Services, now: datetime, idle: Any) -> Account | None:

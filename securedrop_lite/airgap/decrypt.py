@@ -229,7 +229,7 @@ def decrypt_file(
     home: Path,
     encrypted: Path,
     out_dir: Path,
-    passphrase: str = "",  # nosec B107 - empty: a key without a passphrase
+    passphrase: str = "",  # nosec B107 # empty: a key without a passphrase
 ) -> Decrypted:
     """Decrypt one .gpg file with the only secret key in home (used by tests and the demo)."""
     sealed = sealed_from_name(encrypted.name, encrypted.name, lambda: encrypted.open("rb"))

@@ -33,7 +33,7 @@ MAT2_TIMEOUT_SECONDS = 900
 _HARMLESS_LEFTOVERS = re.compile(r"format: PDF-\d\.\d|creation-date: -1|mod-date: -1")
 _UNSUPPORTED = re.compile(r"format \((.*)\) is not supported")
 # Inside the sandbox only: a fresh tmpfs, never the host's shared /tmp.
-_SANDBOX_TMP = "/tmp"  # noqa: S108  # nosec B108 - a path inside the sandbox
+_SANDBOX_TMP = "/tmp"  # noqa: S108  # nosec B108 # a path inside the sandbox
 # Only the system files mat2 and its libraries need: fonts for poppler, mime.types
 # for mat2's format detection by extension.
 _ETC_READ_ONLY = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/fonts", "/etc/mime.types")

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-SECRET_KEY_FILE = "hs_ed25519_secret_key"  # noqa: S105  # nosec B105 - a file name
+SECRET_KEY_FILE = "hs_ed25519_secret_key"  # noqa: S105  # nosec B105 # a file name
 PUBLIC_KEY_FILE = "hs_ed25519_public_key"
 HOSTNAME_FILE = "hostname"
 # tor's key file headers: 29 ASCII bytes and three NULs, then the key.

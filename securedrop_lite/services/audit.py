@@ -23,7 +23,7 @@ class Event(enum.StrEnum):
     PURGE = "retention purge"
     USER_ADDED = "user added"
     USER_DELETED = "user deleted"
-    PASSPHRASE_RESET = "passphrase reset"  # noqa: S105  # nosec B105 - an event name
+    PASSPHRASE_RESET = "passphrase reset"  # noqa: S105  # nosec B105 # an event name
     TWO_FACTOR_RESET = "two-factor reset"
     ADMIN_GRANTED = "admin granted"
     ADMIN_REVOKED = "admin revoked"
