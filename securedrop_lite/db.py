@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +62,16 @@ class Database:
         """Yield a session; commit when the block succeeds, roll back when it raises."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def serialize(self, session: Session, name: str) -> None:
+        """Hold, until session's transaction ends, a lock that every other writer of name waits for.
+
+        PostgreSQL: a transaction-level advisory lock. SQLite needs none: its first write
+        in a transaction already holds out every other writer.
+        """
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def _normalize_file_times(self, _session: Session) -> None:
         database = self.engine.url.database

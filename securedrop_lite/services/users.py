@@ -180,7 +180,9 @@ class UserService:
         attempts are not recorded: hammering does not lock the owner out for longer.
         """
         with self.db.session() as s:
-            # SQLite serializes writers from this DELETE on, so count-then-insert is atomic.
+            # Count-then-insert must be atomic: SQLite serializes writers from this DELETE
+            # on; PostgreSQL needs the lock, or parallel guesses would each count the same.
+            self.db.serialize(s, f"login-attempts:{username}")
             s.execute(
                 delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - THROTTLE_WINDOW)
             )

@@ -489,3 +489,27 @@ def test_matching_step_accepts_a_code_typed_with_spaces() -> None:
     now = datetime(2026, 11, 22, 15, 47, 13, tzinfo=UTC)
     code = totp_code(secret, now)
     assert matching_step(secret, f" {code[:3]} {code[3:]} ", now) is not None
+
+
+def test_parallel_guesses_are_counted_once_each_and_no_more_are_admitted(
+    services: Services,
+) -> None:
+    import threading
+
+    services.users.add("dana")
+    start = threading.Barrier(8)
+
+    def guess() -> None:
+        start.wait()
+        for _ in range(4):
+            with pytest.raises(LoginRefused):
+                services.users.authenticate("dana", "wrong passphrase", "000000")
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with services.db.session() as s:
+        counted = s.scalar(select(func.count(LoginAttempt.id)))
+    assert counted == services.users.attempts_per_minute  # 32 guesses, 5 admitted
