@@ -231,7 +231,7 @@ def test_inbox_page_sorts_by_overdue_when_asked_and_links_to_both_sorts(
     assert 'href="/?sort=activity"' in overdue
 
 
-@pytest.mark.parametrize("bogus", ["bogus", "", "OVERDUE", "overdue%00", "%27%3B--"])
+@pytest.mark.parametrize("bogus", ["bogus", "", "OVERDUE", "%27%3B--"])
 def test_an_unknown_sort_shows_the_default_order_not_an_error(
     services: Services,
     office: Office,
@@ -242,6 +242,12 @@ def test_an_unknown_sort_shows_the_default_order_not_an_error(
     page = _inbox_html(ombuds, admin_credentials, f"?sort={bogus}")
     by_activity = _designations(services, InboxSort.ACTIVITY)
     assert _order_on_page(page, by_activity) == by_activity
+
+
+def test_a_nul_in_the_sort_is_a_plain_400_page(ombuds: OmbudsActions) -> None:
+    response = ombuds.client.get("/?sort=overdue%00")
+    assert response.status_code == 400  # no text with a NUL reaches a query (PostgreSQL)
+    assert "Traceback" not in response.get_data(as_text=True)
 
 
 def test_pagination_links_keep_the_sort(
