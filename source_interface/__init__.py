@@ -15,11 +15,11 @@ from securedrop_lite.web.session import COOKIE_NAME
 from source_interface import errors, i18n
 from source_interface.routes import make_blueprint
 
+# How long an admin's change to the settings may take to reach a source interface worker.
+SETTINGS_MAX_AGE_SECONDS = 2.0
 # Routes that work while the submission key is unusable: they reveal nothing and accept no
 # content. The information pages (crisis lines among the referrals) matter most when nothing
 # else works; so do the quick exit and the language choice.
-# How long an admin's change to the settings may take to reach a source interface worker.
-SETTINGS_MAX_AGE_SECONDS = 2.0
 _ALWAYS_AVAILABLE = {
     "static",
     "main.robots",

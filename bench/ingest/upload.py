@@ -51,6 +51,7 @@ class Sent:
     client_cpu_seconds: float
     status: int
     location: str
+    body_bytes: int  # what Content-Length announced
 
 
 def multipart(token: str, path: Path) -> tuple[str, bytes, bytes]:
@@ -99,18 +100,30 @@ def post_file(server: Server, browser: requests.Session, path: Path) -> Sent:
     page = browser.get(server.url + "/lookup", timeout=60, allow_redirects=False)
     if page.status_code != 200:
         raise BenchError(f"/lookup answered {page.status_code}")
-    boundary, head, tail = multipart(csrf_token(page.text), path)
-    size = path.stat().st_size
     cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    sent, _ = timed_post(connection, cookie, csrf_token(page.text), path)
+    return sent
+
+
+def timed_post(
+    connection: http.client.HTTPConnection, cookie: str, token: str, path: Path
+) -> tuple[Sent, http.client.HTTPResponse]:
+    """POST /submit with path as `fh` over connection, then close it; time it, first byte on.
+
+    Returns the timings and the (read) response, for callers that want its headers.
+    """
+    boundary, head, tail = multipart(token, path)
+    size = len(head) + path.stat().st_size + len(tail)
     buffer = bytearray(CHUNK)
     try:
         cpu0 = time.thread_time()
         t0 = time.perf_counter()
         connection.putrequest("POST", "/submit", skip_accept_encoding=True)
         connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-        connection.putheader("Content-Length", str(len(head) + size + len(tail)))
-        connection.putheader("Cookie", cookie)
+        connection.putheader("Content-Length", str(size))
+        if cookie:
+            connection.putheader("Cookie", cookie)
         connection.endheaders()
         send_body(connection, (head, path, tail), buffer)
         t_sent = time.perf_counter()
@@ -120,10 +133,5 @@ def post_file(server: Server, browser: requests.Session, path: Path) -> Sent:
         cpu1 = time.thread_time()
     finally:
         connection.close()
-    return Sent(
-        t1 - t0,
-        t_sent - t0,
-        cpu1 - cpu0,
-        response.status,
-        response.getheader("Location") or "",
-    )
+    location = response.getheader("Location") or ""
+    return Sent(t1 - t0, t_sent - t0, cpu1 - cpu0, response.status, location, size), response

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import re
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import requests
 import socks  # type: ignore[import-untyped]  # PySocks, which requests[socks] uses too
 
 from bench.common import BenchError, csrf_token
-from bench.ingest.upload import CHUNK, multipart, send_body
+from bench.ingest.upload import timed_post
 
 TIMEOUT = 600.0  # a 10 MiB body over a private Tor network on a busy 2-core machine
 _CODENAME = re.compile(r'<p class="codename" id="codename">([^<]+)</p>')
@@ -116,34 +115,15 @@ def post_file(
     connection: http.client.HTTPConnection, cookie: str, token: str, path: Path
 ) -> Posted:
     """POST /submit with path as `fh` over an open connection; time it; close the connection."""
-    boundary, head, tail = multipart(token, path)
-    body_bytes = len(head) + path.stat().st_size + len(tail)
-    buffer = bytearray(CHUNK)
-    try:
-        cpu0 = time.thread_time()
-        t0 = time.perf_counter()
-        connection.putrequest("POST", "/submit", skip_accept_encoding=True)
-        connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-        connection.putheader("Content-Length", str(body_bytes))
-        if cookie:
-            connection.putheader("Cookie", cookie)
-        connection.endheaders()
-        send_body(connection, (head, path, tail), buffer)
-        t_sent = time.perf_counter()
-        response = connection.getresponse()
-        response.read()
-        t1 = time.perf_counter()
-        cpu1 = time.thread_time()
-    finally:
-        connection.close()
+    sent, response = timed_post(connection, cookie, token, path)
     received = response.getheader("X-Received-Bytes")
     return Posted(
-        seconds=t1 - t0,
-        send_seconds=t_sent - t0,
-        client_cpu_seconds=cpu1 - cpu0,
-        status=response.status,
-        location=response.getheader("Location") or "",
-        body_bytes=body_bytes,
+        seconds=sent.seconds,
+        send_seconds=sent.send_seconds,
+        client_cpu_seconds=sent.client_cpu_seconds,
+        status=sent.status,
+        location=sent.location,
+        body_bytes=sent.body_bytes,
         received_bytes=int(received) if received is not None else None,
     )
 

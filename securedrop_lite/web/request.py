@@ -14,9 +14,10 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 from securedrop_lite.spool import EncryptedSpool
 
 
-def _any_nul(texts: list[str], fields: MultiDict[str, str]) -> bool:
-    values = [*texts, *(value for _, values in fields.lists() for value in values)]
-    return any("\x00" in value for value in values)
+def _any_nul(fields: MultiDict[str, str], *texts: str) -> bool:
+    """Whether any text, or any value of any field, holds a NUL character."""
+    values = (value for _, values in fields.lists() for value in values)
+    return any("\x00" in value for value in (*texts, *values))
 
 
 class MalformedForm(BadRequest):
@@ -109,13 +110,13 @@ class SecureRequest(Request):
                 raise UploadStalled from exc
             raise
         # No text the apps store or look up may hold a NUL (PostgreSQL refuses it outright).
-        if _any_nul([], self.form):
+        if _any_nul(self.form):
             raise MalformedForm
 
     @property
     def has_nul(self) -> bool:
-        """Whether the path or the query holds a NUL character (form fields: see below)."""
-        return _any_nul([self.path], self.args)
+        """Whether the path or the query holds a NUL (form fields are checked as parsed)."""
+        return _any_nul(self.args, self.path)
 
     def close(self) -> None:
         """Close every stream this request opened, even when parsing stopped half-way."""
